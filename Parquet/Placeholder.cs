@@ -1,0 +1,1 @@
+namespace Coordinated.Parquet; internal static class Placeholder {}

@@ -1,0 +1,1 @@
+namespace Coordinated; internal static class Placeholder {}
