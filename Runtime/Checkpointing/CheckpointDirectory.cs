@@ -1,0 +1,312 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Coordinated.Checkpointing;
+
+/// <summary>
+/// The file-system side of the commit protocol, run by rank 0 only (except <see cref="FlushFile"/>, which every
+/// writer calls). Names: committed snapshots <c>ckpt-&lt;step:D9&gt;.h5</c>, in-progress <c>.ckpt-&lt;step&gt;.h5.partial</c>,
+/// the pointer <c>latest</c>, the lock <c>.coordinated.lock</c> and its owner note <c>.coordinated.owner</c>.
+/// Nothing else in the directory is ever touched.
+/// </summary>
+internal sealed partial class CheckpointDirectory : IDisposable
+{
+    internal const string LatestName = "latest";
+    internal const string LockName = ".coordinated.lock";
+    internal const string OwnerName = ".coordinated.owner";
+    internal const string CheckpointRequestName = "checkpoint-now";
+    internal const string StopRequestName = "stop-now";
+
+    private FileStream? _lock;
+
+    private CheckpointDirectory(string path)
+    {
+        Path = path;
+    }
+
+    internal string Path { get; }
+
+    [GeneratedRegex(@"^ckpt-(\d{9,})\.h5$")]
+    private static partial Regex CommittedPattern();
+
+    [GeneratedRegex(@"^\.ckpt-(\d{9,})\.h5\.partial$|^\.latest\.tmp$")]
+    private static partial Regex LeftoverPattern();
+
+    internal static string CommittedName(long step) => $"ckpt-{step.ToString("D9", CultureInfo.InvariantCulture)}.h5";
+
+    internal static string TemporaryName(long step) => $".ckpt-{step.ToString("D9", CultureInfo.InvariantCulture)}.h5.partial";
+
+    /// <summary>
+    /// Creates the directory if needed, checks it is writable, takes the lock and removes leftovers of a killed run.
+    /// Throws <see cref="CoordinatedException"/> (exit 73) with what went wrong and what to do.
+    /// </summary>
+    internal static CheckpointDirectory Open(string path, string app)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        try
+        {
+            Directory.CreateDirectory(full);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Unusable($"cannot create checkpoint directory '{full}': {e.Message}", "choose a writable --checkpoint-dir");
+        }
+
+        string probe = System.IO.Path.Combine(full, $".coordinated.probe-{Environment.ProcessId}");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+            }
+
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Unusable($"checkpoint directory '{full}' is not writable: {e.Message}", "fix its permissions or choose another --checkpoint-dir");
+        }
+
+        var directory = new CheckpointDirectory(full);
+        try
+        {
+            directory.TakeLock(app);
+            directory.RemoveLeftovers();
+            return directory;
+        }
+        catch
+        {
+            directory.Dispose();
+            throw;
+        }
+    }
+
+    private void TakeLock(string app)
+    {
+        string lockPath = System.IO.Path.Combine(Path, LockName);
+        string ownerPath = System.IO.Path.Combine(Path, OwnerName);
+        try
+        {
+            // FileShare.None takes an exclusive flock(2); the kernel drops it when the process dies, even by SIGKILL.
+            _lock = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            string owner = "unknown (no owner note)";
+            try
+            {
+                owner = File.ReadAllText(ownerPath).Trim();
+            }
+            catch (IOException)
+            {
+            }
+
+            throw Unusable(
+                $"checkpoint directory '{Path}' is in use by another run: {owner}",
+                "wait for that run to end, or give this run its own --checkpoint-dir");
+        }
+
+        string job = Environment.GetEnvironmentVariable("SLURM_JOB_ID") is { Length: > 0 } id ? $", Slurm job {id}" : "";
+        string note = $"{app} pid {Environment.ProcessId} on {Environment.MachineName}{job}, started {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ}";
+        string tmp = ownerPath + ".tmp";
+        File.Delete(tmp);
+        File.WriteAllText(tmp, note + "\n");
+        File.Move(tmp, ownerPath, overwrite: true);
+    }
+
+    /// <summary>Deletes temporary files left by a run that was killed while writing.</summary>
+    internal List<string> RemoveLeftovers()
+    {
+        var removed = new List<string>();
+        foreach (string file in Directory.EnumerateFiles(Path))
+        {
+            string name = System.IO.Path.GetFileName(file);
+            if (LeftoverPattern().IsMatch(name))
+            {
+                File.Delete(file);
+                removed.Add(name);
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>Committed snapshots, newest step first. Symlinks and other non-regular files are ignored (with a note).</summary>
+    internal List<(long Step, string Name)> ListCommitted(List<string>? notes = null)
+    {
+        var result = new List<(long, string)>();
+        foreach (var info in new DirectoryInfo(Path).EnumerateFileSystemInfos("ckpt-*.h5"))
+        {
+            Match m = CommittedPattern().Match(info.Name);
+            if (!m.Success)
+            {
+                continue;
+            }
+
+            if (info.LinkTarget is not null || info is not FileInfo)
+            {
+                notes?.Add($"ignoring {info.Name}: not a regular file (a symlink or directory was not written by this runtime)");
+                continue;
+            }
+
+            result.Add((long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), info.Name));
+        }
+
+        result.Sort((a, b) => b.Item1.CompareTo(a.Item1));
+        return result;
+    }
+
+    /// <summary>The name <c>latest</c> points at, or null.</summary>
+    internal string? ReadLatest()
+    {
+        string path = System.IO.Path.Combine(Path, LatestName);
+        try
+        {
+            return new FileInfo(path).LinkTarget is null ? File.ReadAllText(path).Trim() : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Removes a stale temporary file of this name so that the exclusive create cannot meet a planted file.</summary>
+    internal void PrepareTemporary(long step) => File.Delete(System.IO.Path.Combine(Path, TemporaryName(step)));
+
+    internal void DeleteTemporary(long step)
+    {
+        try
+        {
+            File.Delete(System.IO.Path.Combine(Path, TemporaryName(step)));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// The commit point: rename the flushed temporary file to its final name, make the rename durable, then
+    /// atomically replace <c>latest</c>. Returns the committed names that retention removed.
+    /// </summary>
+    internal List<string> Commit(long step, int keep, ISet<string> alsoDelete)
+    {
+        string temporary = System.IO.Path.Combine(Path, TemporaryName(step));
+        string committed = System.IO.Path.Combine(Path, CommittedName(step));
+        File.Move(temporary, committed, overwrite: true);
+        FlushDirectory(Path);
+
+        string latestTmp = System.IO.Path.Combine(Path, ".latest.tmp");
+        File.Delete(latestTmp);
+        using (var stream = new FileStream(latestTmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(System.Text.Encoding.UTF8.GetBytes(CommittedName(step) + "\n"));
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(latestTmp, System.IO.Path.Combine(Path, LatestName), overwrite: true);
+        FlushDirectory(Path);
+
+        // Retention runs only after the new snapshot is durable.
+        var removed = new List<string>();
+        var all = ListCommitted();
+        foreach (var (s, name) in all.Skip(keep))
+        {
+            if (s != step)
+            {
+                File.Delete(System.IO.Path.Combine(Path, name));
+                removed.Add(name);
+            }
+        }
+
+        foreach (string name in alsoDelete)
+        {
+            if (name != CommittedName(step) && File.Exists(System.IO.Path.Combine(Path, name)))
+            {
+                File.Delete(System.IO.Path.Combine(Path, name));
+                removed.Add(name);
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>Consumes a request file (<c>checkpoint-now</c> or <c>stop-now</c>) if present.</summary>
+    internal bool TakeRequest(string name)
+    {
+        string path = System.IO.Path.Combine(Path, name);
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return true;
+    }
+
+    /// <summary>fsync(2) of a file's data and metadata.</summary>
+    internal static void FlushFile(string path)
+    {
+        int fd = Interop.Libc.open(path, Interop.Libc.O_RDONLY | Interop.Libc.O_CLOEXEC);
+        if (fd < 0)
+        {
+            throw new IOException($"open('{path}') for fsync failed: {System.Runtime.InteropServices.Marshal.GetLastPInvokeErrorMessage()}");
+        }
+
+        try
+        {
+            if (Interop.Libc.fsync(fd) != 0)
+            {
+                throw new IOException($"fsync('{path}') failed: {System.Runtime.InteropServices.Marshal.GetLastPInvokeErrorMessage()}");
+            }
+        }
+        finally
+        {
+            Interop.Libc.close(fd);
+        }
+    }
+
+    /// <summary>fsync(2) of a directory, making renames and unlinks in it durable.</summary>
+    internal static void FlushDirectory(string path)
+    {
+        int fd = Interop.Libc.open(path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC);
+        if (fd < 0)
+        {
+            throw new IOException($"open('{path}') for fsync failed: {System.Runtime.InteropServices.Marshal.GetLastPInvokeErrorMessage()}");
+        }
+
+        try
+        {
+            Interop.Libc.fsync(fd);
+        }
+        finally
+        {
+            Interop.Libc.close(fd);
+        }
+    }
+
+    private static CoordinatedException Unusable(string what, string todo) =>
+        new($"{what}. What to do: {todo}.", ExitCodes.CannotUseDirectory, isCollective: true);
+
+    public void Dispose()
+    {
+        if (_lock is not null)
+        {
+            try
+            {
+                File.Delete(System.IO.Path.Combine(Path, OwnerName));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+
+            _lock.Dispose();
+            _lock = null;
+        }
+    }
+}

@@ -1,0 +1,680 @@
+using System.Diagnostics;
+using System.Globalization;
+using Coordinated.Mpi;
+
+namespace Coordinated.Checkpointing;
+
+/// <summary>What the app does after <see cref="Checkpointer.AtStepBoundary"/>.</summary>
+public enum StepDecision
+{
+    /// <summary>Go on with the next step.</summary>
+    Continue,
+
+    /// <summary>A checkpoint of this step is committed (or the step was already on disk): return <see cref="ExitCodes.Stopped"/>.</summary>
+    Stop,
+}
+
+/// <summary>
+/// Coordinated checkpoint/restart of an app's partitioned state. Typical use:
+/// <code>
+/// using var checkpointer = Checkpointer.Create(world, "counter", options);
+/// checkpointer.AddParameter("counters", k);
+/// checkpointer.Register("count", counts, globalOffset: first, globalCount: k);
+/// for (long step = checkpointer.Restore(); step &lt; steps;)
+/// {
+///     Compute(); step++;
+///     if (checkpointer.AtStepBoundary(step) == StepDecision.Stop) return ExitCodes.Stopped;
+/// }
+/// </code>
+/// All members are collective (every rank calls them, in the same order) unless stated otherwise.
+/// </summary>
+public sealed partial class Checkpointer : IDisposable
+{
+    private readonly Communicator _comm;
+    private readonly CheckpointOptions _options;
+    private readonly CheckpointDirectory? _directory; // rank 0 only
+    private readonly string _directoryPath;
+    private readonly List<StateArray> _arrays = [];
+    private readonly SortedDictionary<string, object> _parameters = new(StringComparer.Ordinal);
+    private readonly List<(string Name, Func<double> Get, Action<double> Set)> _scalars = [];
+    private readonly Stopwatch _sinceStart = Stopwatch.StartNew();
+    private readonly Stopwatch _sinceCheckpoint = Stopwatch.StartNew();
+    private readonly Stopwatch _sinceRequestCheck = Stopwatch.StartNew();
+    private readonly HashSet<string> _replaceOnFirstCommit = new(StringComparer.Ordinal);
+    private readonly IntervalPolicy _interval;
+    private readonly MetricsLog? _metrics;
+    private long _lastOnDiskStep = -1;
+    private bool _restored;
+    private bool _disposed;
+
+    private Checkpointer(Communicator comm, string app, CheckpointOptions options, CheckpointDirectory? directory, string directoryPath)
+    {
+        _comm = comm;
+        App = app;
+        _options = options;
+        _directory = directory;
+        _directoryPath = directoryPath;
+        _interval = new IntervalPolicy(options);
+        _metrics = comm.IsRoot ? new MetricsLog(Path.Combine(directoryPath, "metrics.jsonl")) : null;
+        RestartCount = ReadSlurmRestartCount() ?? 0;
+    }
+
+    /// <summary>App name stored in every snapshot; a snapshot of another app is never loaded.</summary>
+    public string App { get; }
+
+    /// <summary>This rank.</summary>
+    public int Rank => _comm.Rank;
+
+    /// <summary>Number of ranks.</summary>
+    public int Ranks => _comm.Size;
+
+    /// <summary>0 for a first run; n for the n-th resume (SLURM_RESTART_COUNT inside a requeued Slurm job).</summary>
+    public int RestartCount { get; private set; }
+
+    /// <summary>The last committed checkpoint of this run, if any. Same on all ranks.</summary>
+    public CheckpointReport? LastCheckpoint { get; private set; }
+
+    /// <summary>Seconds since this checkpointer was created (rank-local clock).</summary>
+    public double ElapsedSeconds => _sinceStart.Elapsed.TotalSeconds;
+
+    /// <summary>
+    /// Opens the checkpoint directory (created if missing; must be writable; locked against a second run) and removes
+    /// leftovers of a killed run. Collective. Fails with exit 73 if the directory cannot be used.
+    /// </summary>
+    public static Checkpointer Create(Communicator comm, string app, CheckpointOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(comm);
+        ArgumentException.ThrowIfNullOrWhiteSpace(app);
+        ArgumentNullException.ThrowIfNull(options);
+
+        CheckpointDirectory? directory = null;
+        string? error = null;
+        int exitCode = ExitCodes.CannotUseDirectory;
+        List<string> removed = [];
+        if (comm.IsRoot)
+        {
+            try
+            {
+                directory = CheckpointDirectory.Open(options.Directory, app);
+                removed = directory.RemoveLeftovers();
+            }
+            catch (CoordinatedException e)
+            {
+                error = e.Message;
+                exitCode = e.ExitCode;
+            }
+        }
+
+        error = comm.Broadcast(error, 0);
+        if (error is not null)
+        {
+            throw new CoordinatedException(error, exitCode, isCollective: true);
+        }
+
+        string path = comm.Broadcast(comm.IsRoot ? directory!.Path : null, 0)!;
+        var checkpointer = new Checkpointer(comm, app, options, directory, path);
+        foreach (string name in removed)
+        {
+            checkpointer.Log($"removed {name}, left by a run that was killed while writing it");
+        }
+
+        int restarts = checkpointer.RestartCount;
+        if (restarts > options.MaxRequeues)
+        {
+            checkpointer.Dispose();
+            throw new CoordinatedException(
+                $"this job was requeued {restarts} times, more than --max-requeues {options.MaxRequeues}; not resuming. " +
+                "What to do: look at the job's output for why it keeps stopping, then resubmit it (or raise --max-requeues).",
+                ExitCodes.RequeueLimit, isCollective: true);
+        }
+
+        return checkpointer;
+    }
+
+    /// <summary>
+    /// Declares an app parameter that every snapshot records and that must be equal on restart
+    /// (a snapshot with another value is refused). Local: call with the same values on every rank.
+    /// </summary>
+    public void AddParameter(string name, long value) => _parameters[ValidName(name)] = value;
+
+    /// <inheritdoc cref="AddParameter(string, long)"/>
+    public void AddParameter(string name, double value) => _parameters[ValidName(name)] = value;
+
+    /// <inheritdoc cref="AddParameter(string, long)"/>
+    public void AddParameter(string name, string value) => _parameters[ValidName(name)] = value;
+
+    /// <summary>
+    /// Registers a scalar of the simulation (e.g. the simulated time) saved with every snapshot and restored by
+    /// <see cref="Restore"/> through <paramref name="set"/>. Local: register the same scalars on every rank.
+    /// </summary>
+    public void RegisterScalar(string name, Func<double> get, Action<double> set) => _scalars.Add((ValidName(name), get, set));
+
+    /// <summary>
+    /// Registers this rank's slice of a global array saved as <c>/state/NAME</c> with shape [globalCount, components].
+    /// <paramref name="local"/> holds elements [globalOffset, globalOffset + local.Length / components), stored
+    /// row-major. The slices of all ranks must tile the global array exactly. Collective.
+    /// </summary>
+    /// <typeparam name="T">double, float, long, int or byte.</typeparam>
+    public void Register<T>(string name, Memory<T> local, long globalOffset, long globalCount, int components = 1)
+        where T : unmanaged
+    {
+        ValidName(name);
+        if (!StateArray<T>.IsSupported)
+        {
+            throw new ArgumentException($"state '{name}': element type {typeof(T).Name} is not supported (use double, float, long, int or byte).");
+        }
+
+        if (components < 1 || local.Length % components != 0)
+        {
+            throw new ArgumentException($"state '{name}': {local.Length} values are not a whole number of {components}-component elements.");
+        }
+
+        if (globalCount < 1 || globalOffset < 0 || globalOffset + (local.Length / components) > globalCount)
+        {
+            throw new ArgumentException($"state '{name}': slice [{globalOffset}, {globalOffset + (local.Length / components)}) does not fit a global array of {globalCount} elements.");
+        }
+
+        if (_arrays.Any(a => a.Name == name))
+        {
+            throw new ArgumentException($"state '{name}' is registered twice.");
+        }
+
+        var array = new StateArray<T>(name, local, components, globalOffset, globalCount);
+        var partition = _comm.Allgather((array.GlobalOffset, array.LocalCount));
+        long expected = 0;
+        foreach (var (offset, count) in partition.OrderBy(p => p.Item1))
+        {
+            if (count == 0)
+            {
+                continue;
+            }
+
+            if (offset != expected)
+            {
+                throw new CoordinatedException(
+                    $"state '{name}': the ranks' slices do not tile [0, {globalCount}) (gap or overlap at element {expected}); this is a bug in the app's partitioning.",
+                    ExitCodes.Failure, isCollective: true);
+            }
+
+            expected = offset + count;
+        }
+
+        if (expected != globalCount)
+        {
+            throw new CoordinatedException(
+                $"state '{name}': the ranks' slices cover {expected} of {globalCount} elements; this is a bug in the app's partitioning.",
+                ExitCodes.Failure, isCollective: true);
+        }
+
+        array.Partition = partition;
+        _arrays.Add(array);
+    }
+
+    /// <inheritdoc cref="Register{T}(string, Memory{T}, long, long, int)"/>
+    public void Register<T>(string name, T[] local, long globalOffset, long globalCount, int components = 1) where T : unmanaged =>
+        Register(name, local.AsMemory(), globalOffset, globalCount, components);
+
+    /// <summary>
+    /// Loads the newest snapshot that verifies into the registered arrays and scalars and returns its step; returns 0
+    /// when there is none (or with --fresh). Damaged or foreign snapshots are reported and skipped. If snapshots exist
+    /// but none can be used, throws (exit 65) without touching any file. Collective.
+    /// </summary>
+    public long Restore()
+    {
+        if (_restored)
+        {
+            throw new InvalidOperationException("Restore was already called.");
+        }
+
+        _restored = true;
+        var notes = new List<string>();
+        List<(long Step, string Name)> committed = _comm.IsRoot ? _directory!.ListCommitted(notes) : [];
+        if (_comm.IsRoot)
+        {
+            string? latest = _directory!.ReadLatest();
+            if (latest is not null && committed.Count > 0 && latest != committed[0].Name)
+            {
+                notes.Add(committed.Any(c => c.Name == latest)
+                    ? $"'latest' names {latest} but {committed[0].Name} is newer and committed; using the newest"
+                    : $"'latest' names {latest}, which does not exist; ignoring it");
+            }
+        }
+
+        foreach (string note in notes)
+        {
+            Log(note);
+        }
+
+        string[] names = (_comm.Broadcast(string.Join('\n', committed.Select(c => c.Name)), 0) ?? "")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        if (_options.Fresh)
+        {
+            if (_comm.IsRoot)
+            {
+                _replaceOnFirstCommit.UnionWith(names);
+            }
+
+            if (names.Length > 0)
+            {
+                Log($"--fresh: starting at step 0; the {names.Length} existing snapshot(s) in {_directoryPath} will be removed when the first new one is committed");
+            }
+
+            _lastOnDiskStep = -1;
+            return 0;
+        }
+
+        var skipped = new List<string>();
+        foreach (string name in names)
+        {
+            var stopwatch = Stopwatch.StartNew();
+            var outcome = SnapshotIo.TryRead(_comm, Path.Combine(_directoryPath, name), this);
+            if (outcome.Error is null)
+            {
+                int storedRestarts = (int)outcome.RestartCount;
+                RestartCount = ReadSlurmRestartCount() ?? (storedRestarts + 1);
+                _lastOnDiskStep = outcome.Step;
+                double seconds = stopwatch.Elapsed.TotalSeconds;
+                Log($"resumed from step {outcome.Step} (restart {RestartCount}) from {name}, written by {outcome.WriterRanks} rank(s): " +
+                    $"{FormatBytes(outcome.Bytes)} read and verified in {seconds:F3} s");
+                _metrics?.Append(new Dictionary<string, object?>
+                {
+                    ["event"] = "restart",
+                    ["time_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+                    ["app"] = App,
+                    ["step"] = outcome.Step,
+                    ["restart_count"] = RestartCount,
+                    ["ranks"] = _comm.Size,
+                    ["writer_ranks"] = outcome.WriterRanks,
+                    ["bytes"] = outcome.Bytes,
+                    ["read_s"] = outcome.ReadSeconds,
+                    ["verify_s"] = outcome.VerifySeconds,
+                    ["total_s"] = seconds,
+                    ["file"] = name,
+                    ["skipped"] = skipped.ToArray(),
+                });
+                _sinceCheckpoint.Restart();
+                return outcome.Step;
+            }
+
+            skipped.Add($"{name}: {outcome.Error}");
+            LogWarning($"skipping {name}: {outcome.Error}");
+        }
+
+        if (names.Length > 0)
+        {
+            throw new CoordinatedException(
+                $"no usable snapshot in {_directoryPath}; none was changed:\n  " + string.Join("\n  ", skipped) +
+                "\nWhat to do: if these are from another run or app, point --checkpoint-dir elsewhere; to discard them and start over, add --fresh.",
+                ExitCodes.DataError, isCollective: true);
+        }
+
+        RestartCount = 0;
+        return 0;
+    }
+
+    /// <summary>
+    /// Call after every completed step with the number of completed steps. Agrees with the other ranks (one small
+    /// allreduce) whether a checkpoint is due or a stop was asked for (signal on any rank, deadline, request file),
+    /// takes the checkpoint if so, and tells the app whether to go on. Collective.
+    /// </summary>
+    public StepDecision AtStepBoundary(long step)
+    {
+        var agree = Stopwatch.StartNew();
+        Span<int> votes = [0, 0];
+        if (StopSignals.Requested)
+        {
+            votes[0] = (int)Trigger.Signal;
+        }
+
+        if (_options.EverySteps > 0 && step % _options.EverySteps == 0)
+        {
+            votes[1] = (int)Trigger.EverySteps;
+        }
+
+        if (_comm.IsRoot)
+        {
+            RootVotes(votes);
+        }
+
+        _comm.Allreduce(votes, ReduceOp.Max);
+        double agreeSeconds = agree.Elapsed.TotalSeconds;
+        var stop = (Trigger)votes[0];
+        var checkpoint = (Trigger)votes[1];
+
+        if (stop != Trigger.None)
+        {
+            if (step == _lastOnDiskStep)
+            {
+                Log($"stopping at step {step} ({Describe(stop)}); step {step} is already committed");
+                return StepDecision.Stop;
+            }
+
+            var report = TryCheckpoint(step, stop, agreeSeconds, out string? failure);
+            if (report is null)
+            {
+                throw new CoordinatedException(
+                    $"asked to stop ({Describe(stop)}) but the checkpoint of step {step} failed: {failure}. " +
+                    $"The previous snapshot{(_lastOnDiskStep >= 0 ? $" (step {_lastOnDiskStep})" : "")} is intact. What to do: free space or fix {_directoryPath}, then rerun the same command.",
+                    ExitCodes.CheckpointFailed, isCollective: true);
+            }
+
+            Log($"stopping after checkpoint of step {step} ({Describe(stop)}); rerun the same command to resume");
+            return StepDecision.Stop;
+        }
+
+        if (checkpoint != Trigger.None && step != _lastOnDiskStep)
+        {
+            var report = TryCheckpoint(step, checkpoint, agreeSeconds, out string? failure);
+            if (report is null)
+            {
+                if (_options.OnCheckpointError == CheckpointErrorPolicy.Stop)
+                {
+                    throw new CoordinatedException(
+                        $"checkpoint of step {step} failed: {failure}. Stopping (--on-checkpoint-error stop); the previous snapshot is intact.",
+                        ExitCodes.CheckpointFailed, isCollective: true);
+                }
+
+                LogWarning($"checkpoint of step {step} failed and was discarded: {failure}. Continuing (--on-checkpoint-error continue); the previous snapshot is intact.");
+            }
+        }
+
+        return StepDecision.Continue;
+    }
+
+    /// <summary>Checkpoint now, whatever the triggers say (e.g. at the end of a phase). Collective.</summary>
+    public CheckpointReport Checkpoint(long step)
+    {
+        return TryCheckpoint(step, Trigger.Request, 0, out string? failure)
+            ?? throw new CoordinatedException($"checkpoint of step {step} failed: {failure}", ExitCodes.CheckpointFailed, isCollective: true);
+    }
+
+    /// <summary>
+    /// Writes the registered state in the snapshot layout to <paramref name="path"/> (e.g. the final output),
+    /// atomically: a temporary file is flushed, then renamed. Collective.
+    /// </summary>
+    public void WriteOutput(string path, long step)
+    {
+        string full = Path.GetFullPath(path);
+        string temporary = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".partial");
+        string? error = null;
+        if (_comm.IsRoot)
+        {
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+                File.Delete(temporary);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                error = e.Message;
+            }
+        }
+
+        error = _comm.Broadcast(error, 0);
+        if (error is null)
+        {
+            error = SnapshotIo.Write(_comm, temporary, this, step, "output", out _);
+        }
+
+        if (error is null && _comm.IsRoot)
+        {
+            try
+            {
+                File.Move(temporary, full, overwrite: true);
+                CheckpointDirectory.FlushDirectory(Path.GetDirectoryName(full)!);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                error = e.Message;
+            }
+        }
+
+        error = _comm.Broadcast(error, 0);
+        if (error is not null)
+        {
+            if (_comm.IsRoot)
+            {
+                File.Delete(temporary);
+            }
+
+            throw new CoordinatedException($"writing output {full} failed: {error}", ExitCodes.Failure, isCollective: true);
+        }
+    }
+
+    /// <summary>Prints a runtime message on rank 0's stdout (not with --quiet). Local; other ranks print nothing.</summary>
+    public void Log(string message)
+    {
+        if (_comm.IsRoot && !_options.Quiet)
+        {
+            Console.Out.WriteLine($"[coordinated] {message}");
+            Console.Out.Flush();
+        }
+    }
+
+    private void LogWarning(string message)
+    {
+        if (_comm.IsRoot)
+        {
+            Console.Error.WriteLine($"[coordinated] warning: {message}");
+            Console.Error.Flush();
+        }
+    }
+
+    internal IReadOnlyList<StateArray> Arrays => _arrays;
+
+    internal IReadOnlyDictionary<string, object> Parameters => _parameters;
+
+    internal IReadOnlyList<(string Name, Func<double> Get, Action<double> Set)> Scalars => _scalars;
+
+    private void RootVotes(Span<int> votes)
+    {
+        double elapsed = _sinceStart.Elapsed.TotalSeconds;
+        if (_options.MaxRuntimeSeconds > 0 && elapsed >= _options.MaxRuntimeSeconds)
+        {
+            votes[0] = Math.Max(votes[0], (int)Trigger.MaxRuntime);
+        }
+
+        if (Walltime.ShouldStop(_options.WalltimeReserveSeconds))
+        {
+            votes[0] = Math.Max(votes[0], (int)Trigger.Walltime);
+        }
+
+        if (_sinceRequestCheck.Elapsed.TotalSeconds >= 0.2)
+        {
+            _sinceRequestCheck.Restart();
+            if (_directory!.TakeRequest(CheckpointDirectory.StopRequestName))
+            {
+                votes[0] = Math.Max(votes[0], (int)Trigger.Request);
+            }
+            else if (_directory.TakeRequest(CheckpointDirectory.CheckpointRequestName))
+            {
+                votes[1] = Math.Max(votes[1], (int)Trigger.Request);
+            }
+        }
+
+        double? interval = _interval.CurrentIntervalSeconds;
+        if (interval is double seconds && _sinceCheckpoint.Elapsed.TotalSeconds >= seconds)
+        {
+            votes[1] = Math.Max(votes[1], (int)(_options.AutoInterval ? Trigger.Auto : Trigger.EverySeconds));
+        }
+    }
+
+    private CheckpointReport? TryCheckpoint(long step, Trigger trigger, double agreeSeconds, out string? failure)
+    {
+        var total = Stopwatch.StartNew();
+        string name = CheckpointDirectory.CommittedName(step);
+        string temporary = Path.Combine(_directoryPath, CheckpointDirectory.TemporaryName(step));
+
+        failure = null;
+        if (_comm.IsRoot)
+        {
+            try
+            {
+                _directory!.PrepareTemporary(step);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                failure = e.Message;
+            }
+        }
+
+        failure = _comm.Broadcast(failure, 0);
+        SnapshotIo.WriteTimings timings = default;
+        failure ??= SnapshotIo.Write(_comm, temporary, this, step, TriggerName(trigger), out timings);
+
+        var commit = Stopwatch.StartNew();
+        List<string> removed = [];
+        if (failure is null && _comm.IsRoot)
+        {
+            try
+            {
+                removed = _directory!.Commit(step, _options.Keep, _replaceOnFirstCommit);
+                _replaceOnFirstCommit.Clear();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                failure = $"commit (rename in {_directoryPath}) failed: {e.Message}";
+            }
+        }
+
+        failure = _comm.Broadcast(failure, 0);
+        if (failure is not null)
+        {
+            if (_comm.IsRoot)
+            {
+                _directory!.DeleteTemporary(step);
+            }
+
+            _metrics?.Append(new Dictionary<string, object?>
+            {
+                ["event"] = "checkpoint_failed",
+                ["time_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+                ["app"] = App,
+                ["step"] = step,
+                ["trigger"] = TriggerName(trigger),
+                ["error"] = failure,
+            });
+            _sinceCheckpoint.Restart();
+            return null;
+        }
+
+        double commitSeconds = commit.Elapsed.TotalSeconds;
+        var report = new CheckpointReport(
+            step, TriggerName(trigger), name, timings.Bytes, _comm.Size, agreeSeconds, timings.WriteSeconds, timings.FlushSeconds,
+            commitSeconds, total.Elapsed.TotalSeconds + agreeSeconds);
+        LastCheckpoint = report;
+        _lastOnDiskStep = step;
+        _interval.Observe(report.TotalSeconds);
+        _sinceCheckpoint.Restart();
+
+        Log($"checkpoint step {step} ({report.Trigger}): {FormatBytes(report.Bytes)} in {report.TotalSeconds:F3} s " +
+            $"(agree {agreeSeconds:F4}, write {timings.WriteSeconds:F3}, flush {timings.FlushSeconds:F3}, commit {commitSeconds:F3}) -> {name}" +
+            (removed.Count > 0 ? $"; removed {string.Join(", ", removed)}" : ""));
+        if (_options.AutoInterval && _interval.CurrentIntervalSeconds is double next)
+        {
+            Log($"auto interval: {_interval.Explain()}; next checkpoint in {next:F1} s");
+        }
+
+        _metrics?.Append(new Dictionary<string, object?>
+        {
+            ["event"] = "checkpoint",
+            ["time_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            ["app"] = App,
+            ["step"] = step,
+            ["trigger"] = report.Trigger,
+            ["ranks"] = _comm.Size,
+            ["bytes"] = report.Bytes,
+            ["agree_s"] = report.AgreeSeconds,
+            ["write_s"] = report.WriteSeconds,
+            ["flush_s"] = report.FlushSeconds,
+            ["commit_s"] = report.CommitSeconds,
+            ["total_s"] = report.TotalSeconds,
+            ["file"] = name,
+            ["interval_s"] = _interval.CurrentIntervalSeconds,
+        });
+        return report;
+    }
+
+    private static string Describe(Trigger trigger) => trigger switch
+    {
+        Trigger.Signal => $"signal {StopSignals.LastSignal ?? "received on another rank"}".Replace("signal signal", "signal", StringComparison.Ordinal),
+        Trigger.MaxRuntime => "--max-runtime reached",
+        Trigger.Walltime => "Slurm time limit near (--walltime-reserve)",
+        Trigger.Request => $"'{CheckpointDirectory.StopRequestName}' request file",
+        _ => TriggerName(trigger),
+    };
+
+    internal static string TriggerName(Trigger trigger) => trigger switch
+    {
+        Trigger.EverySteps => "every-steps",
+        Trigger.EverySeconds => "every-seconds",
+        Trigger.Auto => "auto-interval",
+        Trigger.Request => "request",
+        Trigger.Walltime => "walltime",
+        Trigger.MaxRuntime => "max-runtime",
+        Trigger.Signal => "signal",
+        _ => "none",
+    };
+
+    internal static string FormatBytes(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):F2} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):F1} MiB",
+        >= 1L << 10 => $"{bytes / 1024.0:F1} KiB",
+        _ => $"{bytes} B",
+    };
+
+    private static int? ReadSlurmRestartCount() =>
+        int.TryParse(Environment.GetEnvironmentVariable("SLURM_RESTART_COUNT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) ? n : null;
+
+    private static string ValidName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))
+        {
+            throw new ArgumentException($"'{name}' is not a valid name (letters, digits, '_', '-', '.').", nameof(name));
+        }
+
+        return name;
+    }
+
+    /// <summary>Releases the directory lock (rank 0). Not collective.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _directory?.Dispose();
+    }
+}
+
+/// <summary>Why a checkpoint was taken. Higher values win when ranks vote differently.</summary>
+internal enum Trigger
+{
+    None = 0,
+    EverySteps = 1,
+    EverySeconds = 2,
+    Auto = 3,
+    Request = 4,
+    Walltime = 5,
+    MaxRuntime = 6,
+    Signal = 7,
+}
+
+/// <summary>Timings of one committed checkpoint (seconds). Same on all ranks except where noted.</summary>
+/// <param name="Step">Completed steps captured.</param>
+/// <param name="Trigger">every-steps, every-seconds, auto-interval, request, walltime, max-runtime or signal.</param>
+/// <param name="FileName">ckpt-STEP.h5.</param>
+/// <param name="Bytes">Bytes of /state.</param>
+/// <param name="Ranks">Writers.</param>
+/// <param name="AgreeSeconds">The step-boundary allreduce that decided it.</param>
+/// <param name="WriteSeconds">Create, write datasets and checksums, close.</param>
+/// <param name="FlushSeconds">fsync on every rank.</param>
+/// <param name="CommitSeconds">Rename, directory fsync, latest pointer, retention.</param>
+/// <param name="TotalSeconds">Everything, as seen by this rank.</param>
+public sealed record CheckpointReport(
+    long Step, string Trigger, string FileName, long Bytes, int Ranks,
+    double AgreeSeconds, double WriteSeconds, double FlushSeconds, double CommitSeconds, double TotalSeconds);

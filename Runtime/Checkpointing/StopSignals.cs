@@ -1,0 +1,100 @@
+using System.Runtime.InteropServices;
+
+namespace Coordinated.Checkpointing;
+
+/// <summary>
+/// Turns the stop signals (SIGTERM, SIGINT, SIGUSR1, SIGUSR2 by default) into a flag. The handler does nothing
+/// else: no I/O, no MPI. The flag is read at the next step boundary, where all ranks agree to checkpoint and stop.
+/// </summary>
+public static class StopSignals
+{
+    private static readonly List<PosixSignalRegistration> s_registrations = [];
+    private static int s_count;
+    private static int s_last;
+
+    /// <summary>Signals handled when the user does not choose (--stop-signals).</summary>
+    public static IReadOnlyList<string> Defaults { get; } = ["TERM", "INT", "USR1", "USR2"];
+
+    /// <summary>True once any registered signal arrived in this process.</summary>
+    public static bool Requested => Volatile.Read(ref s_count) > 0;
+
+    /// <summary>How many registered signals arrived.</summary>
+    public static int Count => Volatile.Read(ref s_count);
+
+    /// <summary>Name of the most recent signal (e.g. "SIGTERM"), or null.</summary>
+    public static string? LastSignal => Volatile.Read(ref s_last) is var n && n == 0 ? null : Name(n);
+
+    /// <summary>Installs the handlers (idempotent for the same set). Called before MPI starts, so early signals count too.</summary>
+    public static void Register(IEnumerable<string> names)
+    {
+        lock (s_registrations)
+        {
+            foreach (var registration in s_registrations)
+            {
+                registration.Dispose();
+            }
+
+            s_registrations.Clear();
+            foreach (string name in names)
+            {
+                int number = Parse(name) ?? throw new UsageException($"unknown signal '{name}' (use TERM, INT, USR1, USR2, HUP, QUIT or none)");
+                s_registrations.Add(PosixSignalRegistration.Create((PosixSignal)number, OnSignal));
+            }
+        }
+    }
+
+    /// <summary>Maps TERM/SIGTERM/15 style names to Linux signal numbers; null if unknown.</summary>
+    public static int? Parse(string name)
+    {
+        string n = name.Trim().ToUpperInvariant();
+        if (n.StartsWith("SIG", StringComparison.Ordinal))
+        {
+            n = n[3..];
+        }
+
+        return n switch
+        {
+            "HUP" or "1" => 1,
+            "INT" or "2" => 2,
+            "QUIT" or "3" => 3,
+            "USR1" or "10" => 10,
+            "USR2" or "12" => 12,
+            "TERM" or "15" => 15,
+            _ => null,
+        };
+    }
+
+    private static string Name(int number) => number switch
+    {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        10 => "SIGUSR1",
+        12 => "SIGUSR2",
+        15 => "SIGTERM",
+        _ => $"signal {number}",
+    };
+
+    private static void OnSignal(PosixSignalContext context)
+    {
+        // Only flags: the step loop does the work. Cancel keeps the process alive (the default action would kill it).
+        context.Cancel = true;
+        int number = context.Signal switch
+        {
+            PosixSignal.SIGTERM => 15,
+            PosixSignal.SIGINT => 2,
+            PosixSignal.SIGHUP => 1,
+            PosixSignal.SIGQUIT => 3,
+            _ => (int)context.Signal,
+        };
+        Volatile.Write(ref s_last, number);
+        Interlocked.Increment(ref s_count);
+    }
+
+    /// <summary>Forgets received signals (tests).</summary>
+    internal static void Reset()
+    {
+        Volatile.Write(ref s_count, 0);
+        Volatile.Write(ref s_last, 0);
+    }
+}

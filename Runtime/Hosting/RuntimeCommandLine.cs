@@ -1,0 +1,242 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using Coordinated.Checkpointing;
+
+namespace Coordinated.Hosting;
+
+/// <summary>
+/// The runtime's command-line flags, added to an app's <see cref="Command"/> so that <c>--help</c> lists them with
+/// the app's own, and bound to <see cref="CheckpointOptions"/>. Bad values are parse errors (exit 64).
+/// </summary>
+public sealed class RuntimeCommandLine
+{
+    private readonly Option<string> _directory = new("--checkpoint-dir")
+    {
+        Description = "Directory for snapshots, the 'latest' pointer and metrics.jsonl (created if missing; one run at a time)",
+        DefaultValueFactory = _ => "checkpoints",
+        HelpName = "DIR",
+    };
+
+    private readonly Option<long> _everySteps = new("--checkpoint-every-steps")
+    {
+        Description = "Checkpoint every K completed steps (0 = off)",
+        HelpName = "K",
+        CustomParser = r => ParseCount(r, allowZero: true),
+    };
+
+    private readonly Option<double> _everySeconds = new("--checkpoint-every-seconds")
+    {
+        Description = "Checkpoint every T of wall-clock time: seconds, or with a unit (90s, 15m, 2h); 0 = off",
+        HelpName = "T",
+        CustomParser = r => ParseDuration(r, allowZero: true),
+    };
+
+    private readonly Option<string?> _interval = new("--checkpoint-interval")
+    {
+        Description = "'auto': choose the interval from Daly's formula with the measured checkpoint cost and --mtbf; or a duration (same as --checkpoint-every-seconds)",
+        HelpName = "auto|T",
+    };
+
+    private readonly Option<double> _mtbf = new("--mtbf")
+    {
+        Description = "Mean time between failures (preemptions), for --checkpoint-interval auto (seconds or 30m, 6h ...)",
+        HelpName = "T",
+        CustomParser = r => ParseDuration(r, allowZero: false),
+    };
+
+    private readonly Option<double> _maxRuntime = new("--max-runtime")
+    {
+        Description = "Checkpoint and stop (exit 75) once this much wall time has passed (like GROMACS -maxh); 0 = off",
+        HelpName = "T",
+        CustomParser = r => ParseDuration(r, allowZero: true),
+    };
+
+    private readonly Option<double> _walltimeReserve = new("--walltime-reserve")
+    {
+        Description = "Inside a Slurm job with a time limit: checkpoint and stop when less than this remains; 0 = off",
+        HelpName = "T",
+        DefaultValueFactory = _ => 120,
+        CustomParser = r => ParseDuration(r, allowZero: true),
+    };
+
+    private readonly Option<int> _maxRequeues = new("--max-requeues")
+    {
+        Description = "Refuse to resume once SLURM_RESTART_COUNT exceeds this (stops endless requeue loops; Slurm's MaxBatchRequeue defaults to 5)",
+        HelpName = "N",
+        DefaultValueFactory = _ => 5,
+        CustomParser = r => (int)ParseCount(r, allowZero: true),
+    };
+
+    private readonly Option<int> _keep = new("--keep")
+    {
+        Description = "Committed snapshots to keep; older ones are deleted only after a newer one is committed",
+        HelpName = "G",
+        DefaultValueFactory = _ => 2,
+        CustomParser = r => (int)ParseCount(r, allowZero: false),
+    };
+
+    private readonly Option<bool> _fresh = new("--fresh")
+    {
+        Description = "Do not resume: start at step 0; existing snapshots are replaced once the first new one is committed",
+    };
+
+    private readonly Option<string> _signals = new("--stop-signals")
+    {
+        Description = "Signals that mean 'checkpoint and stop', comma-separated, or 'none'",
+        DefaultValueFactory = _ => string.Join(",", StopSignals.Defaults),
+        HelpName = "LIST",
+    };
+
+    private readonly Option<CheckpointErrorPolicy> _onError = new("--on-checkpoint-error")
+    {
+        Description = "When a periodic checkpoint fails (disk full ...): warn and continue, or stop with exit 74",
+        DefaultValueFactory = _ => CheckpointErrorPolicy.Continue,
+    };
+
+    private readonly Option<bool> _quiet = new("--quiet")
+    {
+        Description = "Do not print the runtime's progress lines (warnings and errors still go to stderr)",
+    };
+
+    private RuntimeCommandLine()
+    {
+    }
+
+    /// <summary>Adds the runtime flags to <paramref name="command"/>.</summary>
+    public static RuntimeCommandLine AddTo(Command command)
+    {
+        var cli = new RuntimeCommandLine();
+        foreach (Option option in cli.All)
+        {
+            command.Options.Add(option);
+        }
+
+        cli._signals.Validators.Add(r =>
+        {
+            string value = r.GetValueOrDefault<string>() ?? "";
+            if (value.Trim().Equals("none", StringComparison.OrdinalIgnoreCase))
+            {
+                return;
+            }
+
+            foreach (string name in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (StopSignals.Parse(name) is null)
+                {
+                    r.AddError($"--stop-signals: unknown signal '{name}' (use TERM, INT, USR1, USR2, HUP, QUIT, or none)");
+                }
+            }
+        });
+        cli._interval.Validators.Add(r =>
+        {
+            string? value = r.GetValueOrDefault<string?>();
+            if (value is not null && !value.Equals("auto", StringComparison.OrdinalIgnoreCase) && TryParseDuration(value) is null)
+            {
+                r.AddError($"--checkpoint-interval: '{value}' is neither 'auto' nor a duration such as 600, 90s, 15m or 2h");
+            }
+        });
+        command.Validators.Add(r =>
+        {
+            string? interval = r.GetValue(cli._interval);
+            bool auto = string.Equals(interval, "auto", StringComparison.OrdinalIgnoreCase);
+            if (interval is not null && r.GetResult(cli._everySeconds) is { Implicit: false })
+            {
+                r.AddError("--checkpoint-interval and --checkpoint-every-seconds both set the wall-clock interval; give only one");
+            }
+
+            if (auto && r.GetResult(cli._mtbf) is null)
+            {
+                r.AddError("--checkpoint-interval auto needs --mtbf (the mean time between failures, e.g. --mtbf 6h)");
+            }
+
+            if (!auto && r.GetResult(cli._mtbf) is not null)
+            {
+                r.AddError("--mtbf is used only with --checkpoint-interval auto");
+            }
+        });
+        return cli;
+    }
+
+    private IEnumerable<Option> All =>
+        [_directory, _everySteps, _everySeconds, _interval, _mtbf, _maxRuntime, _walltimeReserve, _maxRequeues, _keep, _fresh, _signals, _onError, _quiet];
+
+    /// <summary>The options the user gave (after a parse without errors).</summary>
+    public CheckpointOptions Bind(ParseResult result)
+    {
+        string? interval = result.GetValue(_interval);
+        bool auto = string.Equals(interval, "auto", StringComparison.OrdinalIgnoreCase);
+        string signals = result.GetValue(_signals) ?? "";
+        return new CheckpointOptions
+        {
+            Directory = result.GetValue(_directory) ?? "checkpoints",
+            EverySteps = result.GetValue(_everySteps),
+            EverySeconds = interval is not null && !auto ? TryParseDuration(interval)!.Value : result.GetValue(_everySeconds),
+            AutoInterval = auto,
+            MtbfSeconds = result.GetValue(_mtbf),
+            MaxRuntimeSeconds = result.GetValue(_maxRuntime),
+            WalltimeReserveSeconds = result.GetValue(_walltimeReserve),
+            MaxRequeues = result.GetValue(_maxRequeues),
+            Keep = result.GetValue(_keep),
+            Fresh = result.GetValue(_fresh),
+            StopSignals = signals.Trim().Equals("none", StringComparison.OrdinalIgnoreCase)
+                ? []
+                : signals.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            OnCheckpointError = result.GetValue(_onError),
+            Quiet = result.GetValue(_quiet),
+        };
+    }
+
+    /// <summary>A positive (or non-negative) whole number, with a message naming the option otherwise.</summary>
+    public static long ParseCount(ArgumentResult r, bool allowZero)
+    {
+        string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+        string name = (r.Parent as OptionResult)?.Option.Name ?? "value";
+        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value))
+        {
+            r.AddError($"{name}: '{text}' is not a whole number");
+            return 0;
+        }
+
+        if (value < 0 || (value == 0 && !allowZero))
+        {
+            r.AddError($"{name}: {value} is not allowed (must be {(allowZero ? ">= 0" : ">= 1")})");
+        }
+
+        return value;
+    }
+
+    /// <summary>A duration in seconds: 600, 600s, 15m, 2h, 1.5h.</summary>
+    public static double ParseDuration(ArgumentResult r, bool allowZero)
+    {
+        string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+        string name = (r.Parent as OptionResult)?.Option.Name ?? "value";
+        if (TryParseDuration(text) is not double seconds)
+        {
+            r.AddError($"{name}: '{text}' is not a duration (examples: 600, 90s, 15m, 2h)");
+            return 0;
+        }
+
+        if (seconds < 0 || (seconds == 0 && !allowZero))
+        {
+            r.AddError($"{name}: {text} is not allowed (must be {(allowZero ? ">= 0" : "> 0")})");
+        }
+
+        return seconds;
+    }
+
+    internal static double? TryParseDuration(string text)
+    {
+        text = text.Trim();
+        double unit = 1;
+        if (text.Length > 1 && char.IsAsciiLetter(text[^1]))
+        {
+            unit = char.ToLowerInvariant(text[^1]) switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400, _ => double.NaN };
+            text = text[..^1];
+        }
+
+        return !double.IsNaN(unit) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && double.IsFinite(value)
+            ? value * unit
+            : null;
+    }
+}

@@ -1,0 +1,25 @@
+using System.Runtime.InteropServices;
+
+namespace Coordinated;
+
+internal static partial class Interop
+{
+    internal static partial class Libc
+    {
+        internal const int O_RDONLY = 0;
+        internal const int O_DIRECTORY = 0x10000;
+        internal const int O_CLOEXEC = 0x80000;
+
+        [LibraryImport(Libraries.Libc, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+        internal static partial int open(string path, int flags);
+
+        [LibraryImport(Libraries.Libc, EntryPoint = "fsync", SetLastError = true)]
+        internal static partial int fsync(int fd);
+
+        [LibraryImport(Libraries.Libc, EntryPoint = "close", SetLastError = true)]
+        internal static partial int close(int fd);
+
+        [LibraryImport(Libraries.Libc, EntryPoint = "getpid")]
+        internal static partial int getpid();
+    }
+}

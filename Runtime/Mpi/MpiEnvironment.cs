@@ -1,0 +1,68 @@
+using static Coordinated.Interop.Mpi;
+
+namespace Coordinated.Mpi;
+
+/// <summary>
+/// Owns MPI initialisation. <see cref="Initialize"/> once per process; <see cref="Dispose"/> calls MPI_Finalize.
+/// </summary>
+public sealed unsafe class MpiEnvironment : IDisposable
+{
+    private static MpiEnvironment? s_current;
+    private bool _disposed;
+
+    private MpiEnvironment()
+    {
+    }
+
+    /// <summary>The initialised environment, if any.</summary>
+    public static MpiEnvironment? Current => s_current;
+
+    /// <summary>
+    /// Initialises MPI (MPI_THREAD_FUNNELED: only the main thread calls MPI) and installs MPI_ERRORS_RETURN on
+    /// MPI_COMM_WORLD. Collective over all processes started together.
+    /// </summary>
+    public static MpiEnvironment Initialize()
+    {
+        if (s_current is not null)
+        {
+            return s_current;
+        }
+
+        MpiException.ThrowIfError(MPI_Initialized(out int initialized));
+        if (initialized == 0)
+        {
+            MpiException.ThrowIfError(MPI_Init_thread(null, null, MPI_THREAD_FUNNELED, out _));
+        }
+
+        Communicator.InitializeWorld();
+        s_current = new MpiEnvironment();
+        return s_current;
+    }
+
+    /// <summary>The name of the host this rank runs on.</summary>
+    public static string ProcessorName
+    {
+        get
+        {
+            byte* name = stackalloc byte[MPI_MAX_PROCESSOR_NAME];
+            MpiException.ThrowIfError(MPI_Get_processor_name(name, out int length));
+            return System.Text.Encoding.UTF8.GetString(name, length);
+        }
+    }
+
+    /// <summary>Calls MPI_Finalize. Collective.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        s_current = null;
+        if (MPI_Finalized(out int finalized) == MPI_SUCCESS && finalized == 0)
+        {
+            MPI_Finalize();
+        }
+    }
+}

@@ -1,1 +1,0 @@
-namespace Coordinated; internal static class Placeholder {}
