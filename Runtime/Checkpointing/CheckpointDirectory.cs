@@ -70,7 +70,6 @@ internal sealed partial class CheckpointDirectory : IDisposable
         try
         {
             directory.TakeLock(app);
-            directory.RemoveLeftovers();
             return directory;
         }
         catch
@@ -193,6 +192,7 @@ internal sealed partial class CheckpointDirectory : IDisposable
         string committed = System.IO.Path.Combine(Path, CommittedName(step));
         File.Move(temporary, committed, overwrite: true);
         FlushDirectory(Path);
+        FaultInjection.At("renamed", 0, step);
 
         string latestTmp = System.IO.Path.Combine(Path, ".latest.tmp");
         File.Delete(latestTmp);
@@ -204,6 +204,7 @@ internal sealed partial class CheckpointDirectory : IDisposable
 
         File.Move(latestTmp, System.IO.Path.Combine(Path, LatestName), overwrite: true);
         FlushDirectory(Path);
+        FaultInjection.At("latest-written", 0, step);
 
         // Retention runs only after the new snapshot is durable.
         var removed = new List<string>();

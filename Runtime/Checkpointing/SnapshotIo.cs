@@ -32,7 +32,11 @@ internal static class SnapshotIo
         timings.Bytes = owner.Arrays.Sum(a => a.GlobalCount * a.ElementBytes);
         var write = Stopwatch.StartNew();
         SnapshotFile? file = null;
-        string? error = Agree(comm, "creating the file", Run(() => file = SnapshotFile.Create(comm, path, IoTuning.Default)));
+        string? error = Agree(comm, "creating the file", Run(() =>
+        {
+            file = SnapshotFile.Create(comm, path, IoTuning.Default);
+            FaultInjection.At("created", comm.Rank, step);
+        }));
         if (error is not null)
         {
             return error;
@@ -53,9 +57,14 @@ internal static class SnapshotIo
                     ?? Agree(comm, $"writing /checksums/{array.Name}", Run(() => file!.WriteChecksums(array.Name, rows, firstRow, totalRows)));
             }
 
+            error ??= Agree(comm, "writing /state", Run(() => FaultInjection.At("state-written", comm.Rank, step)));
             var closing = file;
             file = null;
-            error ??= Agree(comm, "closing the file", Run(() => closing!.Dispose()));
+            error ??= Agree(comm, "closing the file", Run(() =>
+            {
+                closing!.Dispose();
+                FaultInjection.At("closed", comm.Rank, step);
+            }));
             timings.WriteSeconds = write.Elapsed.TotalSeconds;
             if (error is not null)
             {
@@ -63,7 +72,11 @@ internal static class SnapshotIo
             }
 
             var flush = Stopwatch.StartNew();
-            error = Agree(comm, "flushing to stable storage (fsync)", Run(() => CheckpointDirectory.FlushFile(path)));
+            error = Agree(comm, "flushing to stable storage (fsync)", Run(() =>
+            {
+                CheckpointDirectory.FlushFile(path);
+                FaultInjection.At("flushed", comm.Rank, step);
+            }));
             timings.FlushSeconds = flush.Elapsed.TotalSeconds;
             return error;
         }
@@ -151,7 +164,11 @@ internal static class SnapshotIo
     {
         var read = Stopwatch.StartNew();
         SnapshotFile? file = null;
-        string? error = Agree(comm, null, Run(() => file = SnapshotFile.Open(comm, path, IoTuning.Default)));
+        string? error = Agree(comm, null, Run(() =>
+        {
+            file = SnapshotFile.Open(comm, path, IoTuning.Default);
+            FaultInjection.At("restore-opened", comm.Rank, 0);
+        }));
         if (error is not null)
         {
             return new ReadOutcome($"not a readable HDF5 file (damaged or truncated): {error}");

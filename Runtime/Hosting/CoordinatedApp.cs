@@ -43,7 +43,7 @@ public static class CoordinatedApp
                     Console.Error.WriteLine($"error: {error.Message}");
                 }
 
-                Console.Error.WriteLine($"Run '{command.Name} --help' to see every option.");
+                Console.Error.WriteLine("Add --help to see every option.");
             }
 
             return ExitCodes.Usage;

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a part of Coordinated needs, only if something is missing.
+#   scripts/ensure-deps.sh runtime   Open MPI + parallel HDF5 (to run the apps)
+#   scripts/ensure-deps.sh test      + h5py-mpi, hdf5-tools, Slurm + munge, gnuplot (to run every test)
+# Quiet when everything is there. Needs root (or sudo) only when it has to install.
+set -euo pipefail
+
+want=(openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools)
+case "${1:-runtime}" in
+  runtime) ;;
+  test|all) want+=(python3-h5py-mpi python3-mpi4py slurmctld slurmd slurm-client munge gnuplot-nox gcc) ;;
+  *) echo "usage: $0 runtime|test" >&2; exit 64 ;;
+esac
+
+missing=()
+for pkg in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo="sudo"
+  else
+    echo "error: missing Debian packages: ${missing[*]}" >&2
+    echo "Install them as root: apt-get install -y ${missing[*]}" >&2
+    exit 69
+  fi
+fi
+
+echo "installing Debian packages: ${missing[*]} ..." >&2
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp)
+if ! { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "error: apt-get could not install: ${missing[*]} (log above)" >&2
+  rm -f "$log"
+  exit 69
+fi
+rm -f "$log"
+# The daemons are started by the tests themselves, with their own configuration.
+for svc in slurmctld slurmd munge; do
+  if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop "$svc" >/dev/null 2>&1 || true; fi
+done
+exit 0
