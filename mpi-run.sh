@@ -36,7 +36,7 @@ app="$1"; shift
 case "$app" in
   counter) project="Apps/Counter/Counter.csproj"; dll="Apps/Counter/bin/Release/net10.0/Counter.dll"; pre=() ;;
   nbody)   project="Apps/NBody/NBody.csproj";     dll="Apps/NBody/bin/Release/net10.0/NBody.dll";     pre=() ;;
-  bench)   project="Apps/NBody/NBody.csproj";     dll="Apps/NBody/bin/Release/net10.0/NBody.dll";     pre=(bench) ;;
+  bench)   project="bench/CheckpointBench/CheckpointBench.csproj"; dll="bench/CheckpointBench/bin/Release/net10.0/CheckpointBench.dll"; pre=() ;;
   *.dll)   project=""; dll="$app"; pre=() ;;
   *) echo "error: unknown app '$app' (use counter, nbody, bench, or a path to a .dll)" >&2; exit 64 ;;
 esac
@@ -46,7 +46,7 @@ esac
 if [ -n "$project" ]; then
   dll="$here/$dll"
   # Build Release when the app is missing or any source is newer than it.
-  if [ ! -f "$dll" ] || [ -n "$(find "$here/Runtime" "$here/Apps" "$here/Directory.Build.props" "$here/Directory.Packages.props" \
+  if [ ! -f "$dll" ] || [ -n "$(find "$here/Runtime" "$here/Apps" "$here/bench" "$here/Directory.Build.props" "$here/Directory.Packages.props" \
         \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer "$dll" -not -path '*/obj/*' -not -path '*/bin/*' -print -quit)" ]; then
     echo "mpi-run.sh: building $project (Release) ..." >&2
     log=$(mktemp)

@@ -12,6 +12,9 @@ case "${1:-runtime}" in
   *) echo "usage: $0 runtime|test" >&2; exit 64 ;;
 esac
 
+# Node.js runs the independent Parquet readers in the tests; Debian's is fine when none is installed.
+if [ "${1:-runtime}" != runtime ] && ! command -v node >/dev/null 2>&1; then want+=(nodejs npm); fi
+
 missing=()
 for pkg in "${want[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
