@@ -261,6 +261,7 @@ public sealed partial class Checkpointer : IDisposable
             }
 
             _lastOnDiskStep = -1;
+            ThrowIfStoppedDuringStartup(0);
             return 0;
         }
 
@@ -294,6 +295,7 @@ public sealed partial class Checkpointer : IDisposable
                     ["skipped"] = skipped.ToArray(),
                 });
                 _sinceCheckpoint.Restart();
+                ThrowIfStoppedDuringStartup(outcome.Step);
                 return outcome.Step;
             }
 
@@ -310,7 +312,21 @@ public sealed partial class Checkpointer : IDisposable
         }
 
         RestartCount = 0;
+        ThrowIfStoppedDuringStartup(0);
         return 0;
+    }
+
+    /// <summary>A stop signal that arrived while starting or restoring ends the run here: nothing new to save.</summary>
+    private void ThrowIfStoppedDuringStartup(long step)
+    {
+        if (_comm.Allreduce(StopSignals.Requested ? 1 : 0, ReduceOp.Max) == 0)
+        {
+            return;
+        }
+
+        string state = _lastOnDiskStep >= 0 ? $"step {step} is already committed" : "nothing was computed yet";
+        Log($"stopping at step {step} (signal during start-up); {state}; rerun the same command to resume");
+        throw new CoordinatedException($"stopped during start-up by a signal ({state}).", ExitCodes.Stopped, isCollective: true);
     }
 
     /// <summary>
@@ -512,6 +528,7 @@ public sealed partial class Checkpointer : IDisposable
             try
             {
                 _directory!.PrepareTemporary(step);
+                failure = SnapshotIo.CheckSpace(_directoryPath, _arrays.Sum(a => a.GlobalCount * a.ElementBytes), 2 * _arrays.Count);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -536,6 +553,11 @@ public sealed partial class Checkpointer : IDisposable
             {
                 failure = $"commit (rename in {_directoryPath}) failed: {e.Message}";
             }
+        }
+
+        if (failure is not null && _comm.IsRoot)
+        {
+            failure += SnapshotIo.DescribeSpace(_directoryPath);
         }
 
         failure = _comm.Broadcast(failure, 0);

@@ -58,9 +58,14 @@ internal static class SnapshotIo
             }
 
             error ??= Agree(comm, "writing /state", Run(() => FaultInjection.At("state-written", comm.Rank, step)));
+            if (error is not null)
+            {
+                return error; // the finally block closes the file
+            }
+
             var closing = file;
             file = null;
-            error ??= Agree(comm, "closing the file", Run(() =>
+            error = Agree(comm, "closing the file", Run(() =>
             {
                 closing!.Dispose();
                 FaultInjection.At("closed", comm.Rank, step);
@@ -84,9 +89,56 @@ internal static class SnapshotIo
         {
             if (file is not null)
             {
-                // After a failed phase: close collectively anyway (all ranks are here), ignore what it says.
-                Run(() => file.Dispose());
+                // After a failed phase all ranks are here. A full disk also makes the close fail (HDF5 flushes its
+                // metadata), and a file left open would hang MPI_Finalize; emptying the doomed file first frees the
+                // space, so the close can succeed. The caller deletes the file afterwards.
+                if (comm.IsRoot)
+                {
+                    Run(() => File.WriteAllBytes(path, []));
+                }
+
+                comm.Barrier();
+                if (Run(() => file.Dispose()) is Exception e)
+                {
+                    Console.Error.WriteLine($"[coordinated] rank {comm.Rank}: closing the failed snapshot also failed: {e.Message}");
+                }
             }
+        }
+    }
+
+    /// <summary>Rank 0's check that the snapshot fits before anything is written; null when it does (or cannot be known).</summary>
+    internal static string? CheckSpace(string directory, long bytes, int datasets)
+    {
+        if (Environment.GetEnvironmentVariable("COORDINATED_SKIP_SPACE_CHECK") == "1")
+        {
+            return null; // tests use this to reach the out-of-space path inside HDF5
+        }
+
+        try
+        {
+            long free = new DriveInfo(directory).AvailableFreeSpace;
+            long needed = bytes + (datasets * 8192L) + (256 << 10); // data, per-dataset metadata, the rest (alignment gaps are holes)
+            return free >= needed
+                ? null
+                : $"not enough space in {directory}: {Checkpointer.FormatBytes(free)} free, the snapshot needs about {Checkpointer.FormatBytes(needed)} (No space left on device)";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>" [DIR: X free of Y]" so that a failed write says whether the disk is full; empty if unknown.</summary>
+    internal static string DescribeSpace(string directory)
+    {
+        try
+        {
+            var drive = new DriveInfo(directory);
+            return $" [{directory}: {Checkpointer.FormatBytes(drive.AvailableFreeSpace)} free of {Checkpointer.FormatBytes(drive.TotalSize)}]";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return "";
         }
     }
 

@@ -77,7 +77,7 @@ public static class CoordinatedApp
         }
         catch (CoordinatedException e) when (e.IsCollective)
         {
-            if (world.IsRoot)
+            if (world.IsRoot && e.ExitCode != ExitCodes.Stopped)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
             }

@@ -249,6 +249,7 @@ public class CounterTests
         }
     }
 
-    internal static string DirectoryHash(string path) => string.Join("\n", Directory.GetFiles(path).Order().Select(f =>
+    /// <summary>Names, times and contents of the directory's files, except the lock the runtime leaves behind.</summary>
+    internal static string DirectoryHash(string path) => string.Join("\n", Directory.GetFiles(path).Where(f => !Path.GetFileName(f).StartsWith(".coordinated.", StringComparison.Ordinal)).Order().Select(f =>
         $"{Path.GetFileName(f)} {File.GetLastWriteTimeUtc(f):O} {Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f)))}"));
 }
