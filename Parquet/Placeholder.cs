@@ -1,1 +1,0 @@
-namespace Coordinated.Parquet; internal static class Placeholder {}
