@@ -144,6 +144,35 @@ public sealed unsafe class Communicator
         }
     }
 
+    /// <summary>
+    /// MPI_Allgatherv with MPI_IN_PLACE: on entry this rank's block of <paramref name="all"/> (at its displacement)
+    /// holds its contribution; on return every block holds its owner's. Collective.
+    /// </summary>
+    public void AllgathervInPlace<T>(Span<T> all, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements)
+        where T : unmanaged
+    {
+        if (counts.Length != Size || displacements.Length != Size)
+        {
+            throw new ArgumentException($"counts and displacements need one entry per rank ({Size}).");
+        }
+
+        Span<int> byteCounts = Size <= 256 ? stackalloc int[Size] : new int[Size];
+        Span<int> byteDispls = Size <= 256 ? stackalloc int[Size] : new int[Size];
+        for (int r = 0; r < Size; r++)
+        {
+            byteCounts[r] = checked(counts[r] * sizeof(T));
+            byteDispls[r] = checked(displacements[r] * sizeof(T));
+        }
+
+        fixed (T* a = all)
+        fixed (int* c = byteCounts)
+        fixed (int* d = byteDispls)
+        {
+            // MPI_IN_PLACE is ((void*)1) in Open MPI; send count and type are ignored.
+            MpiException.ThrowIfError(MPI_Allgatherv((void*)1, 0, MPI_BYTE, a, c, d, MPI_BYTE, Handle));
+        }
+    }
+
     /// <summary>MPI_Abort: ends every rank of the job with <paramref name="errorCode"/>. Does not return.</summary>
     public void Abort(int errorCode) => MPI_Abort(Handle, errorCode);
 
