@@ -113,7 +113,7 @@ public class ForceKernelTests
             var concatenated = new List<double>();
             for (int rank = 0; rank < ranks; rank++)
             {
-                (int first, int count) = Partition.Block(n, ranks, rank);
+                (int first, int count) = Blocks.Of(n, ranks, rank);
                 concatenated.AddRange(Compute(particles, first, count, Eps2, path));
             }
 
@@ -157,7 +157,7 @@ public class ForceKernelTests
         var concatenated = new List<double>();
         for (int rank = 0; rank < 3; rank++)
         {
-            (int first, int count) = Partition.Block(n, 3, rank);
+            (int first, int count) = Blocks.Of(n, 3, rank);
             double[] block = new double[count];
             ForceKernel.Potentials(particles.Positions, particles.Masses, first, count, Eps2, block, path);
             concatenated.AddRange(block);

@@ -24,7 +24,7 @@ public class InitialConditionsTests
             {
                 // What rank `rank` of `ranks` does: generate everything, keep its block.
                 ParticleSet own = InitialConditions.Create(n, 12345, kind);
-                (int first, int count) = Partition.Block(n, ranks, rank);
+                (int first, int count) = Blocks.Of(n, ranks, rank);
                 string where = $"rank {rank} of {ranks}";
                 Bitwise.AssertIdentical(own.Positions.AsSpan(3 * first, 3 * count), reference.Positions.AsSpan(3 * first, 3 * count), where);
                 Bitwise.AssertIdentical(own.Velocities.AsSpan(3 * first, 3 * count), reference.Velocities.AsSpan(3 * first, 3 * count), where);

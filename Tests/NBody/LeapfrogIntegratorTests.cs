@@ -31,7 +31,7 @@ public class LeapfrogIntegratorTests
 
         void Rank(int rank)
         {
-            (int first, int count) = Partition.Block(n, ranks, rank);
+            (int first, int count) = Blocks.Of(n, ranks, rank);
             PositionExchange exchange = positions =>
             {
                 positions.Slice(3 * first, 3 * count).CopyTo(shared.AsSpan(3 * first));
@@ -192,7 +192,7 @@ public class LeapfrogIntegratorTests
             var gathered = new List<double>();
             for (int rank = 0; rank < ranks; rank++)
             {
-                (int first, int count) = Partition.Block(150, ranks, rank);
+                (int first, int count) = Blocks.Of(150, ranks, rank);
                 double[] block = new double[2 * count];
                 Diagnostics.PerParticleEnergies(particles.Positions, particles.Velocities.AsSpan(3 * first, 3 * count), particles.Masses, first, count, eps2, block);
                 gathered.AddRange(block);

@@ -3,7 +3,7 @@ namespace Coordinated.Apps.NBody.Physics;
 /// <summary>
 /// Makes every rank's positions available to every rank: on entry the calling rank's block of
 /// <paramref name="positions"/> holds its new positions; on return the whole span must hold every
-/// rank's block (an in-place <c>MPI_Allgatherv</c> with the counts of <see cref="Partition.Block"/>, times 3).
+/// rank's block (an in-place <c>MPI_Allgatherv</c> with the counts of <see cref="Coordinated.Partition.Block"/>, times 3).
 /// </summary>
 /// <param name="positions">All 3N coordinates.</param>
 public delegate void PositionExchange(Span<double> positions);
@@ -93,6 +93,18 @@ public sealed class LeapfrogIntegrator
 
     /// <summary>This rank's velocities (3 * <see cref="Count"/> values): what a checkpoint saves.</summary>
     public ReadOnlySpan<double> BlockVelocities => _velocities;
+
+    /// <summary>This rank's positions as memory a checkpointer can save and restore in place.</summary>
+    public Memory<double> BlockPositionsMemory => _positions.AsMemory(3 * First, 3 * Count);
+
+    /// <summary>This rank's velocities as memory a checkpointer can save and restore in place.</summary>
+    public Memory<double> BlockVelocitiesMemory => _velocities.AsMemory();
+
+    /// <summary>
+    /// Declares that the block's positions or velocities were changed in place (e.g. restored from a snapshot through
+    /// <see cref="BlockPositionsMemory"/>): accelerations are recomputed, after an exchange, at the next step.
+    /// </summary>
+    public void Reload() => _accelerationsValid = false;
 
     /// <summary>The softening length squared, eps^2.</summary>
     public double Softening2 => _softening2;
