@@ -86,6 +86,7 @@ return CoordinatedApp.Run(root, args, context =>
         }
     }
 
+    checkpointer.Complete(step);
     if (context.Parse.GetValue(output) is string path)
     {
         checkpointer.WriteOutput(path, step);

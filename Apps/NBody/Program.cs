@@ -168,6 +168,7 @@ return CoordinatedApp.Run(root, args, context =>
         }
     }
 
+    checkpointer.Complete(step);
     if (context.Parse.GetValue(output) is string path)
     {
         checkpointer.WriteOutput(path, step);

@@ -398,6 +398,24 @@ public sealed partial class Checkpointer : IDisposable
         return StepDecision.Continue;
     }
 
+    /// <summary>
+    /// Call when the run has done all its steps: commits a final snapshot (trigger "final") unless this step is already
+    /// on disk, so that rerunning the finished command does no work again and a longer run can continue from here.
+    /// Collective.
+    /// </summary>
+    public void Complete(long step)
+    {
+        if (step == _lastOnDiskStep)
+        {
+            return;
+        }
+
+        if (TryCheckpoint(step, Trigger.Final, 0, out string? failure) is null)
+        {
+            LogWarning($"the final checkpoint of step {step} failed: {failure}. The results are complete; only a later continuation would have to recompute from the previous snapshot.");
+        }
+    }
+
     /// <summary>Checkpoint now, whatever the triggers say (e.g. at the end of a phase). Collective.</summary>
     public CheckpointReport Checkpoint(long step)
     {
@@ -632,6 +650,7 @@ public sealed partial class Checkpointer : IDisposable
         Trigger.EverySteps => "every-steps",
         Trigger.EverySeconds => "every-seconds",
         Trigger.Auto => "auto-interval",
+        Trigger.Final => "final",
         Trigger.Request => "request",
         Trigger.Walltime => "walltime",
         Trigger.MaxRuntime => "max-runtime",
@@ -684,6 +703,7 @@ internal enum Trigger
     Walltime = 5,
     MaxRuntime = 6,
     Signal = 7,
+    Final = 8,
 }
 
 /// <summary>Timings of one committed checkpoint (seconds). Same on all ranks except where noted.</summary>

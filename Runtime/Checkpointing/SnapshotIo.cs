@@ -316,18 +316,23 @@ internal static class SnapshotIo
             throw new InvalidDataException($"incompatible: written by app '{app}', this is '{owner.App}'");
         }
 
+        var mismatches = new List<string>();
         foreach (var (name, expected) in owner.Parameters)
         {
             object? stored = file.ReadAttribute("/params", name);
             if (stored is null)
             {
-                throw new InvalidDataException($"incompatible: the snapshot has no parameter '{name}' (this run has {name} = {Show(expected)})");
+                mismatches.Add($"the snapshot has no parameter '{name}' (this run has {name} = {Show(expected)})");
             }
-
-            if (!SameValue(stored, expected))
+            else if (!SameValue(stored, expected))
             {
-                throw new InvalidDataException($"incompatible: the snapshot has {name} = {Show(stored)}, this run has {name} = {Show(expected)}");
+                mismatches.Add($"the snapshot has {name} = {Show(stored)}, this run has {name} = {Show(expected)}");
             }
+        }
+
+        if (mismatches.Count > 0)
+        {
+            throw new InvalidDataException("incompatible: " + string.Join("; ", mismatches));
         }
 
         string names = file.ReadAttribute("/", "state_names") as string ?? "";
