@@ -33,6 +33,13 @@ if [ -n "$ranks" ] && ! [[ "$ranks" =~ ^[1-9][0-9]*$ ]]; then
 fi
 
 app="$1"; shift
+# The app's own --max-requeues also bounds the requeues this script asks for.
+prev=""
+for a in "$@"; do
+  if [ "$prev" = "--max-requeues" ]; then COORDINATED_MAX_REQUEUES="$a"; fi
+  case "$a" in --max-requeues=*) COORDINATED_MAX_REQUEUES="${a#*=}" ;; esac
+  prev="$a"
+done
 case "$app" in
   counter) project="Apps/Counter/Counter.csproj"; dll="Apps/Counter/bin/Release/net10.0/Counter.dll"; pre=() ;;
   nbody)   project="Apps/NBody/NBody.csproj";     dll="Apps/NBody/bin/Release/net10.0/NBody.dll";     pre=() ;;
