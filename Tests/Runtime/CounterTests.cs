@@ -239,6 +239,47 @@ public class CounterTests
     }
 
     [Test]
+    public void Auto_interval_uses_the_measured_cost_and_says_why()
+    {
+        using var dir = new TempDir();
+        using var job = Job.Mpi(2, Repo.CounterDll, Args(dir, 60, 0.05, "--checkpoint-interval", "auto", "--mtbf", "2"));
+        job.ExpectExit(0);
+        Assert.That(job.Stdout, Does.Match(@"checkpoint step \d+ \(auto-interval\)"));
+        // After the first checkpoint the initial 1 s guess is replaced by the measured cost, and the interval shrinks.
+        var explained = System.Text.RegularExpressions.Regex.Matches(job.Stdout, @"auto interval: Daly's interval for checkpoint cost C = ([\d.]+) s \(mean of last \d measured\) and MTBF M = 2 s is ([\d.]+) s");
+        Assert.That(explained, Is.Not.Empty);
+        double cost = double.Parse(explained[0].Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        double interval = double.Parse(explained[0].Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(cost, Is.LessThan(1.0));
+        Assert.That(interval, Is.EqualTo(Coordinated.Checkpointing.IntervalPolicy.Daly(cost, 2)).Within(0.06));
+        var metrics = File.ReadAllLines(dir["ckpt/metrics.jsonl"]).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        Assert.That(metrics.Where(m => m.GetProperty("trigger").GetString() == "auto-interval").Count(), Is.GreaterThanOrEqualTo(2));
+    }
+
+    [Test]
+    public void Request_files_checkpoint_and_stop_on_demand()
+    {
+        using var dir = new TempDir();
+        using var job = Job.Mpi(2, Repo.CounterDll, Args(dir, 10_000, 0.01));
+        job.WaitForLine(@"^counter: step 3/");
+        File.WriteAllText(dir["ckpt/checkpoint-now"], "");
+        job.WaitForLine(@"checkpoint step \d+ \(request\)");
+        Assert.That(File.Exists(dir["ckpt/checkpoint-now"]), Is.False, "the request is consumed");
+        File.WriteAllText(dir["ckpt/stop-now"], "");
+        job.ExpectExit(75);
+        Assert.That(job.Stdout, Does.Contain("'stop-now' request file"));
+    }
+
+    [Test]
+    public void Max_runtime_stops_with_a_checkpoint_and_75()
+    {
+        using var dir = new TempDir();
+        using var job = Job.Mpi(2, Repo.CounterDll, Args(dir, 10_000, 0.01, "--max-runtime", "1.5s"));
+        job.ExpectExit(75);
+        Assert.That(job.Stdout, Does.Match(@"checkpoint step \d+ \(max-runtime\)").And.Contain("--max-runtime reached"));
+    }
+
+    [Test]
     public void Help_lists_app_and_runtime_flags()
     {
         using var job = Job.Single(Repo.CounterDll, ["--help"]);
