@@ -336,6 +336,7 @@ public sealed partial class Checkpointer : IDisposable
     /// </summary>
     public StepDecision AtStepBoundary(long step)
     {
+        FaultInjection.At("step-boundary", _comm.Rank, step);
         var agree = Stopwatch.StartNew();
         Span<int> votes = [0, 0];
         if (StopSignals.Requested)

@@ -6,7 +6,7 @@ namespace Coordinated.Checkpointing;
 /// for the line, then kills the job); <c>COORDINATED_FAULT_FAIL=POINT</c> throws an IOException there.
 /// <c>COORDINATED_FAULT_DELAY=POINT:SECONDS</c> prints a line and sleeps there (a slow disk, for signals mid-checkpoint).
 /// <c>COORDINATED_FAULT_RANK=R</c> limits either to one rank. <c>COORDINATED_FAULT_STEP=S</c> to one step.
-/// Points: created, state-written, closed, flushed, renamed, latest-written, restore-opened.
+/// Points: created, state-written, closed, flushed, renamed, latest-written, restore-opened, step-boundary.
 /// </summary>
 internal static class FaultInjection
 {

@@ -280,6 +280,79 @@ public class CounterTests
     }
 
     [Test]
+    public void An_unexpected_exception_on_one_rank_aborts_every_rank_with_a_rank_tagged_message()
+    {
+        using var dir = new TempDir();
+        var env = new Dictionary<string, string> { ["COORDINATED_FAULT_FAIL"] = "step-boundary", ["COORDINATED_FAULT_RANK"] = "1", ["COORDINATED_FAULT_STEP"] = "3" };
+        using var job = Job.Mpi(3, Repo.CounterDll, Args(dir, 1000, 0.01), env);
+        int code = job.WaitForExit(TimeSpan.FromSeconds(60));
+        Assert.That(code, Is.Not.Zero);
+        Assert.That(job.Stderr, Does.Contain("[rank 1 of 3").And.Contain("fatal: System.IO.IOException: injected failure at step-boundary").And.Contain("aborting all ranks"));
+        Assert.That(Job.Descendants(job.Pid), Is.Empty);
+    }
+
+    [Test]
+    public void Mpi_run_sh_forwards_sigterm_so_the_ranks_checkpoint_and_it_returns_75()
+    {
+        using var dir = new TempDir();
+        using (var job = Job.Start(Path.Combine(Repo.Root, "mpi-run.sh"), ["-n", "3", Repo.CounterDll, .. Args(dir, 10_000, 0.02)]))
+        {
+            job.WaitForLine(@"^counter: step 5/");
+            Job.Signal(job.Pid, "TERM");
+            job.ExpectExit(75);
+            Assert.That(job.Stderr, Does.Contain("mpi-run.sh: got SIGTERM, asking all ranks to checkpoint and stop"));
+            Assert.That(job.Stdout, Does.Match(@"checkpoint step \d+ \(signal\)"));
+        }
+
+        using var resume = Job.Start(Path.Combine(Repo.Root, "mpi-run.sh"), ["-n", "2", Repo.CounterDll, .. Args(dir, 0, 0)]);
+        resume.ExpectExit(0);
+        Assert.That(resume.Stdout, Does.Match(@"resumed from step \d+ \(restart 1\)"));
+    }
+
+    [Test]
+    public void Metrics_record_every_checkpoint_and_restart()
+    {
+        using var dir = new TempDir();
+        using (var job = Job.Mpi(2, Repo.CounterDll, Args(dir, 4, 0, "--checkpoint-every-steps", "2")))
+        {
+            job.ExpectExit(0);
+        }
+
+        using (var job = Job.Mpi(3, Repo.CounterDll, Args(dir, 6, 0)))
+        {
+            job.ExpectExit(0);
+        }
+
+        var lines = File.ReadAllLines(dir["ckpt/metrics.jsonl"]).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        Assert.That(lines.Select(l => $"{l.GetProperty("event").GetString()}:{l.GetProperty("step").GetInt64()}"),
+            Is.EqualTo(new[] { "checkpoint:2", "checkpoint:4", "restart:4", "checkpoint:6" }));
+        foreach (var l in lines.Where(l => l.GetProperty("event").GetString() == "checkpoint"))
+        {
+            Assert.That(l.GetProperty("bytes").GetInt64(), Is.EqualTo(96));
+            Assert.That(l.GetProperty("total_s").GetDouble(), Is.GreaterThan(0).And.GreaterThanOrEqualTo(l.GetProperty("write_s").GetDouble()));
+            Assert.That(l.GetProperty("file").GetString(), Does.Match(@"^ckpt-\d{9}\.h5$"));
+        }
+
+        Assert.That(lines[2].GetProperty("ranks").GetInt32(), Is.EqualTo(3));
+        Assert.That(lines[2].GetProperty("writer_ranks").GetInt32(), Is.EqualTo(2));
+    }
+
+    [Test]
+    public void H5dump_reads_a_snapshot()
+    {
+        Requires.Tool("h5dump", "apt-get install hdf5-tools");
+        using var dir = new TempDir();
+        using (var job = Job.Mpi(2, Repo.CounterDll, Args(dir, 2, 0, "--counters", "3", "--checkpoint-every-steps", "2")))
+        {
+            job.ExpectExit(0);
+        }
+
+        using var dump = Job.Start("h5dump", ["-d", "/state/count", "-a", "/step", dir["ckpt/ckpt-000000002.h5"]]);
+        dump.ExpectExit(0);
+        Assert.That(dump.Stdout, Does.Contain("(0): 2, 2, 2").And.Contain("ATTRIBUTE \"step\""));
+    }
+
+    [Test]
     public void Help_lists_app_and_runtime_flags()
     {
         using var job = Job.Single(Repo.CounterDll, ["--help"]);
