@@ -3,7 +3,8 @@
 #
 #   ./mpi-run.sh [-n RANKS] APP [ARGS...]
 #
-# APP is counter, nbody, bench (the checkpoint benchmark), or a path to an app's .dll. ARGS go to the app
+# APP is counter, nbody, bench (the checkpoint benchmark), kernel-bench (NBody's force kernel vs C), study (the
+# checkpoint-interval study), or a path to an app's .dll. ARGS go to the app
 # (see `./mpi-run.sh APP --help`). Outside Slurm it starts RANKS processes with mpirun (default 4); inside a
 # Slurm allocation it uses `srun --mpi=pmix` (ranks from the allocation unless -n is given).
 #
@@ -43,6 +44,7 @@ done
 case "$app" in
   counter) project="Apps/Counter/Counter.csproj"; dll="Apps/Counter/bin/Release/net10.0/Counter.dll"; pre=() ;;
   nbody)   project="Apps/NBody/NBody.csproj";     dll="Apps/NBody/bin/Release/net10.0/NBody.dll";     pre=() ;;
+  kernel-bench) project="Apps/NBody/NBody.csproj"; dll="Apps/NBody/bin/Release/net10.0/NBody.dll"; pre=(bench-kernel); ranks=1 ;;
   bench)   project="bench/CheckpointBench/CheckpointBench.csproj"; dll="bench/CheckpointBench/bin/Release/net10.0/CheckpointBench.dll"; pre=() ;;
   *.dll)   project=""; dll="$app"; pre=() ;;
   *) echo "error: unknown app '$app' (use counter, nbody, bench, or a path to a .dll)" >&2; exit 64 ;;

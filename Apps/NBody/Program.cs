@@ -11,6 +11,11 @@ using Coordinated.Mpi;
 // over the ranks, checkpointed by the Coordinated runtime. The force on each particle is summed over all particles in
 // global index order, so the result has the same bits for any rank count and any sequence of stops and restarts.
 
+if (args.Length > 0 && args[0] == "bench-kernel")
+{
+    return KernelBenchmarkCommand(args[1..]);
+}
+
 var particles = new Option<long>("--particles")
 {
     Description = "Number of particles N",
@@ -202,4 +207,50 @@ static double PositiveDouble(System.CommandLine.Parsing.ArgumentResult r)
     }
 
     return value;
+}
+
+static int KernelBenchmarkCommand(string[] args)
+{
+    var repeats = new Option<int>("--repeats")
+    {
+        Description = "Timed repetitions per size (the best is reported)",
+        DefaultValueFactory = _ => 3,
+        CustomParser = r => (int)RuntimeCommandLine.ParseCount(r, allowZero: false),
+    };
+    var sizes = new Option<string>("--sizes")
+    {
+        Description = "Particle counts, comma-separated",
+        DefaultValueFactory = _ => string.Join(",", KernelBenchmark.DefaultSizes),
+    };
+    sizes.Validators.Add(r =>
+    {
+        foreach (string part in (r.GetValueOrDefault<string>() ?? "").Split(','))
+        {
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n < 1)
+            {
+                r.AddError($"--sizes: '{part}' is not a positive whole number");
+            }
+        }
+    });
+    var command = new RootCommand(
+        "Force-kernel benchmark: pair interactions per second per core of the C# kernel (every SIMD width) and of a plain C " +
+        "reference (gcc -O3 -march=native, built in the same run), with a bit-for-bit comparison of their accelerations. " +
+        "Exit 0: all identical; 1: a result differs; 2: gcc missing or the C build failed.")
+    {
+        repeats, sizes,
+    };
+    command.SetAction(result => KernelBenchmark.Run(
+        [.. result.GetValue(sizes)!.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))], result.GetValue(repeats), Console.Out));
+    var parse = command.Parse(args);
+    if (parse.Errors.Count > 0)
+    {
+        foreach (var error in parse.Errors)
+        {
+            Console.Error.WriteLine($"error: {error.Message}");
+        }
+
+        return ExitCodes.Usage;
+    }
+
+    return parse.Invoke();
 }

@@ -106,16 +106,16 @@ public static class ForceKernel
         switch (path)
         {
             case SimdPath.Vector512:
-                AccelerationKernel<Vector512Ops, Vector512<double>>(positions, masses, first, count, softening2, accelerations);
+                AccelerationDispatch<Vector512Ops, Vector512<double>>(positions, masses, first, count, softening2, accelerations);
                 break;
             case SimdPath.Vector256:
-                AccelerationKernel<Vector256Ops, Vector256<double>>(positions, masses, first, count, softening2, accelerations);
+                AccelerationDispatch<Vector256Ops, Vector256<double>>(positions, masses, first, count, softening2, accelerations);
                 break;
             case SimdPath.Vector128:
-                AccelerationKernel<Vector128Ops, Vector128<double>>(positions, masses, first, count, softening2, accelerations);
+                AccelerationDispatch<Vector128Ops, Vector128<double>>(positions, masses, first, count, softening2, accelerations);
                 break;
             default:
-                AccelerationKernel<ScalarOps, double>(positions, masses, first, count, softening2, accelerations);
+                AccelerationDispatch<ScalarOps, double>(positions, masses, first, count, softening2, accelerations);
                 break;
         }
     }
@@ -187,6 +187,7 @@ public static class ForceKernel
     /// lanes each (x row, y row, z row, <see cref="MaxGroup"/> apart), repeating the last target in
     /// the lanes past <paramref name="filled"/> so that padding lanes compute ordinary finite values.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void GatherTargets(ReadOnlySpan<double> positions, int first, int filled, int group, Span<double> rows)
     {
         for (int lane = 0; lane < group; lane++)
@@ -198,13 +199,8 @@ public static class ForceKernel
         }
     }
 
-    /// <remarks>
-    /// Two target vectors per pass over the sources: each loaded source feeds both, and their
-    /// independent dependency chains keep the divider and square-root units busy.
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    [SkipLocalsInit]
-    private static void AccelerationKernel<TOps, TVector>(
+    /// <summary>Picks the kernel with or without the r2 == 0 guard; both give the same bits when eps2 &gt; 0.</summary>
+    private static void AccelerationDispatch<TOps, TVector>(
         ReadOnlySpan<double> positions,
         ReadOnlySpan<double> masses,
         int first,
@@ -213,6 +209,35 @@ public static class ForceKernel
         Span<double> accelerations)
         where TOps : struct, ISimdOps<TVector>
         where TVector : struct
+    {
+        // With eps2 > 0, r2 >= eps2 > 0 and the guard could never fire: leave it out.
+        if (softening2 > 0.0)
+        {
+            AccelerationKernel<TOps, TVector, Unguarded>(positions, masses, first, count, softening2, accelerations);
+        }
+        else
+        {
+            AccelerationKernel<TOps, TVector, Guarded>(positions, masses, first, count, softening2, accelerations);
+        }
+    }
+
+    /// <remarks>
+    /// Two target vectors per pass over the sources: each loaded source feeds both, and their
+    /// independent dependency chains give the out-of-order core more work to overlap with the long
+    /// square-root and division latencies (on Zen 5 the divider is the limit either way).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
+    private static void AccelerationKernel<TOps, TVector, TGuard>(
+        ReadOnlySpan<double> positions,
+        ReadOnlySpan<double> masses,
+        int first,
+        int count,
+        double softening2,
+        Span<double> accelerations)
+        where TOps : struct, ISimdOps<TVector>
+        where TVector : struct
+        where TGuard : struct, IZeroGuard
     {
         int width = TOps.Width;
         int group = 2 * width;
@@ -237,13 +262,16 @@ public static class ForceKernel
             TVector axa = zero, aya = zero, aza = zero;
             TVector axb = zero, ayb = zero, azb = zero;
 
+            ref double source = ref sources;
+            ref double sourceMass = ref sourceMasses;
             for (int j = 0; j < n; j++)
             {
-                ref double source = ref Unsafe.Add(ref sources, 3 * j);
                 TVector xj = TOps.Broadcast(source);
                 TVector yj = TOps.Broadcast(Unsafe.Add(ref source, 1));
                 TVector zj = TOps.Broadcast(Unsafe.Add(ref source, 2));
-                TVector mj = TOps.Broadcast(Unsafe.Add(ref sourceMasses, j));
+                TVector mj = TOps.Broadcast(sourceMass);
+                source = ref Unsafe.Add(ref source, 3);
+                sourceMass = ref Unsafe.Add(ref sourceMass, 1);
 
                 TVector dxa = TOps.Subtract(xj, xa);
                 TVector dya = TOps.Subtract(yj, ya);
@@ -254,8 +282,13 @@ public static class ForceKernel
 
                 TVector r2a = TOps.Add(TOps.Add(TOps.Add(TOps.Multiply(dxa, dxa), TOps.Multiply(dya, dya)), TOps.Multiply(dza, dza)), eps2);
                 TVector r2b = TOps.Add(TOps.Add(TOps.Add(TOps.Multiply(dxb, dxb), TOps.Multiply(dyb, dyb)), TOps.Multiply(dzb, dzb)), eps2);
-                TVector sa = TOps.ZeroWhereZero(TOps.Divide(mj, TOps.Multiply(r2a, TOps.Sqrt(r2a))), r2a);
-                TVector sb = TOps.ZeroWhereZero(TOps.Divide(mj, TOps.Multiply(r2b, TOps.Sqrt(r2b))), r2b);
+                TVector sa = TOps.Divide(mj, TOps.Multiply(r2a, TOps.Sqrt(r2a)));
+                TVector sb = TOps.Divide(mj, TOps.Multiply(r2b, TOps.Sqrt(r2b)));
+                if (TGuard.Enabled)
+                {
+                    sa = TOps.ZeroWhereZero(sa, r2a);
+                    sb = TOps.ZeroWhereZero(sb, r2b);
+                }
 
                 axa = TOps.Add(axa, TOps.Multiply(sa, dxa));
                 aya = TOps.Add(aya, TOps.Multiply(sa, dya));
@@ -315,13 +348,16 @@ public static class ForceKernel
             TVector zb = TOps.Load(ref Unsafe.Add(ref row, 2 * MaxGroup + width));
             TVector pa = zero, pb = zero;
 
+            ref double source = ref sources;
+            ref double sourceMass = ref sourceMasses;
             for (int j = 0; j < n; j++)
             {
-                ref double source = ref Unsafe.Add(ref sources, 3 * j);
                 TVector xj = TOps.Broadcast(source);
                 TVector yj = TOps.Broadcast(Unsafe.Add(ref source, 1));
                 TVector zj = TOps.Broadcast(Unsafe.Add(ref source, 2));
-                TVector mj = TOps.Broadcast(Unsafe.Add(ref sourceMasses, j));
+                TVector mj = TOps.Broadcast(sourceMass);
+                source = ref Unsafe.Add(ref source, 3);
+                sourceMass = ref Unsafe.Add(ref sourceMass, 1);
 
                 TVector dxa = TOps.Subtract(xj, xa);
                 TVector dya = TOps.Subtract(yj, ya);

@@ -171,5 +171,25 @@ internal readonly struct Vector512Ops : ISimdOps<Vector512<double>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<double> ZeroWhereZero(Vector512<double> value, Vector512<double> test) =>
-        Vector512.AndNot(value, Vector512.Equals(test, Vector512<double>.Zero));
+        Vector512.ConditionalSelect(Vector512.Equals(test, Vector512<double>.Zero), Vector512<double>.Zero, value);
+}
+
+/// <summary>
+/// Whether a kernel zeroes the contribution of pairs with r2 == 0. That can only happen with zero
+/// softening (r2 &gt;= eps2 otherwise), so kernels compiled without the guard compute the same bits
+/// whenever eps2 &gt; 0, with fewer instructions.
+/// </summary>
+internal interface IZeroGuard
+{
+    static abstract bool Enabled { get; }
+}
+
+internal readonly struct Guarded : IZeroGuard
+{
+    public static bool Enabled => true;
+}
+
+internal readonly struct Unguarded : IZeroGuard
+{
+    public static bool Enabled => false;
 }
