@@ -18,6 +18,7 @@ internal sealed partial class CheckpointDirectory : IDisposable
     internal const string StopRequestName = "stop-now";
 
     private FileStream? _lock;
+    private Task _deletion = Task.CompletedTask;
 
     private CheckpointDirectory(string path)
     {
@@ -188,6 +189,7 @@ internal sealed partial class CheckpointDirectory : IDisposable
     /// </summary>
     internal List<string> Commit(long step, int keep, ISet<string> alsoDelete)
     {
+        WaitForDeletions();
         string temporary = System.IO.Path.Combine(Path, TemporaryName(step));
         string committed = System.IO.Path.Combine(Path, CommittedName(step));
         File.Move(temporary, committed, overwrite: true);
@@ -206,28 +208,47 @@ internal sealed partial class CheckpointDirectory : IDisposable
         FlushDirectory(Path);
         FaultInjection.At("latest-written", 0, step);
 
-        // Retention runs only after the new snapshot is durable.
+        // Retention runs only after the new snapshot is durable, and off the critical path: unlinking a large file
+        // takes tens of milliseconds on ext4, which the application need not wait for. The next commit and
+        // Dispose wait for it, so two deletions never overlap and nothing is left half-done at exit.
         var removed = new List<string>();
-        var all = ListCommitted();
-        foreach (var (s, name) in all.Skip(keep))
+        foreach (var (s, name) in ListCommitted().Skip(keep))
         {
             if (s != step)
             {
-                File.Delete(System.IO.Path.Combine(Path, name));
                 removed.Add(name);
             }
         }
 
         foreach (string name in alsoDelete)
         {
-            if (name != CommittedName(step) && File.Exists(System.IO.Path.Combine(Path, name)))
+            if (name != CommittedName(step) && !removed.Contains(name) && File.Exists(System.IO.Path.Combine(Path, name)))
             {
-                File.Delete(System.IO.Path.Combine(Path, name));
                 removed.Add(name);
             }
         }
 
+        _deletion = Task.Run(() => Delete(removed));
         return removed;
+    }
+
+    /// <summary>Waits for the retention deletions of the previous commit.</summary>
+    internal void WaitForDeletions() => _deletion.Wait();
+
+    private void Delete(List<string> names)
+    {
+        foreach (string name in names)
+        {
+            try
+            {
+                File.Delete(System.IO.Path.Combine(Path, name));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The new snapshot is committed whatever happens here; an old one left behind is retried next time.
+                Console.Error.WriteLine($"[coordinated] warning: could not delete old snapshot {name} in {Path}: {e.Message}");
+            }
+        }
     }
 
     /// <summary>Consumes a request file (<c>checkpoint-now</c> or <c>stop-now</c>) if present.</summary>
@@ -296,6 +317,7 @@ internal sealed partial class CheckpointDirectory : IDisposable
 
     public void Dispose()
     {
+        WaitForDeletions();
         if (_lock is not null)
         {
             try

@@ -25,6 +25,34 @@ public static class Crc32C
         return ~state;
     }
 
+    /// <summary>
+    /// CRC-32C of three equally long buffers at once. The <c>crc32</c> instruction has a latency of three cycles and
+    /// a throughput of one per cycle, so three independent streams run about three times as fast as one.
+    /// </summary>
+    public static (uint A, uint B, uint C) Compute3(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, ReadOnlySpan<byte> c)
+    {
+        if (a.Length != b.Length || a.Length != c.Length)
+        {
+            throw new ArgumentException("the three buffers must have the same length");
+        }
+
+        if (!Sse42.X64.IsSupported)
+        {
+            return (Compute(a), Compute(b), Compute(c));
+        }
+
+        ulong x = uint.MaxValue, y = uint.MaxValue, z = uint.MaxValue;
+        int i = 0;
+        for (; i + 8 <= a.Length; i += 8)
+        {
+            x = Sse42.X64.Crc32(x, BinaryPrimitives.ReadUInt64LittleEndian(a[i..]));
+            y = Sse42.X64.Crc32(y, BinaryPrimitives.ReadUInt64LittleEndian(b[i..]));
+            z = Sse42.X64.Crc32(z, BinaryPrimitives.ReadUInt64LittleEndian(c[i..]));
+        }
+
+        return (~UpdateSse42((uint)x, a[i..]), ~UpdateSse42((uint)y, b[i..]), ~UpdateSse42((uint)z, c[i..]));
+    }
+
     internal static uint AppendSoftware(uint crc, ReadOnlySpan<byte> data) => ~UpdateTable(~crc, data);
 
     private static uint UpdateSse42(uint state, ReadOnlySpan<byte> data)

@@ -17,12 +17,14 @@ internal sealed unsafe class SnapshotFile : IDisposable
     internal const int ChecksumBlockBytes = 4 << 20;
 
     private readonly Communicator _comm;
+    private readonly IoTuning _tuning;
     private long _file;
 
-    private SnapshotFile(Communicator comm, long file)
+    private SnapshotFile(Communicator comm, long file, IoTuning tuning)
     {
         _comm = comm;
         _file = file;
+        _tuning = tuning;
     }
 
     /// <summary>Creates <paramref name="path"/>, failing if it exists (O_EXCL: a planted symlink is never followed).</summary>
@@ -32,7 +34,7 @@ internal sealed unsafe class SnapshotFile : IDisposable
         long fapl = CreateFileAccess(comm, tuning);
         try
         {
-            return new SnapshotFile(comm, Hdf5Exception.Check(H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl)));
+            return new SnapshotFile(comm, Hdf5Exception.Check(H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl)), tuning);
         }
         finally
         {
@@ -46,7 +48,7 @@ internal sealed unsafe class SnapshotFile : IDisposable
         long fapl = CreateFileAccess(comm, tuning);
         try
         {
-            return new SnapshotFile(comm, Hdf5Exception.Check(H5Fopen(path, H5F_ACC_RDONLY, fapl)));
+            return new SnapshotFile(comm, Hdf5Exception.Check(H5Fopen(path, H5F_ACC_RDONLY, fapl)), tuning);
         }
         finally
         {
@@ -180,7 +182,7 @@ internal sealed unsafe class SnapshotFile : IDisposable
             Hdf5Exception.Check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
             Hdf5Exception.Check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
             dataset = Hdf5Exception.Check(H5Dcreate2(_file, "/state/" + array.Name, array.FileType, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
-            TransferRows(dataset, space, array.MemoryType, dims, array.GlobalOffset, array.LocalCount, bytes, write: true, collective: true);
+            TransferRows(dataset, space, array.MemoryType, dims, array.GlobalOffset, array.LocalCount, bytes, write: true, collective: _tuning.CollectiveData);
         }
         finally
         {
@@ -451,7 +453,30 @@ internal sealed unsafe class SnapshotFile : IDisposable
 /// <summary>File-layout settings, chosen by measurement (docs/BENCHMARKS.md).</summary>
 internal sealed record IoTuning
 {
-    internal static IoTuning Default { get; } = new();
+    /// <summary>The measured best on one node (docs/BENCHMARKS.md); COORDINATED_IO_COLLECTIVE=1 and COORDINATED_IO_ALIGNMENT=BYTES override it.</summary>
+    internal static IoTuning Default { get; } = FromEnvironment();
+
+    /// <summary>
+    /// Collective (two-phase) transfers for /state. Each rank's rows are one contiguous byte range of a contiguous
+    /// dataset, so independent writes go straight to the file; collective buffering only adds shuffling on one node.
+    /// </summary>
+    internal bool CollectiveData { get; init; }
+
+    private static IoTuning FromEnvironment()
+    {
+        var tuning = new IoTuning();
+        if (Environment.GetEnvironmentVariable("COORDINATED_IO_COLLECTIVE") is "1" or "true")
+        {
+            tuning = tuning with { CollectiveData = true };
+        }
+
+        if (long.TryParse(Environment.GetEnvironmentVariable("COORDINATED_IO_ALIGNMENT"), out long alignment) && alignment >= 0)
+        {
+            tuning = tuning with { AlignmentBytes = alignment };
+        }
+
+        return tuning;
+    }
 
     /// <summary>Objects at least this large start on an <see cref="AlignmentBytes"/> boundary.</summary>
     internal long AlignmentThresholdBytes { get; init; } = 1 << 20;

@@ -43,6 +43,25 @@ public class Crc32CTests
         data[2049] ^= 0x10;
         Assert.That(Crc32C.Compute(data), Is.Not.EqualTo(clean));
     }
+
+    [Test]
+    public void Three_streams_at_once_equal_three_single_computations()
+    {
+        var random = new Random(7);
+        foreach (int length in new[] { 0, 1, 7, 8, 9, 31, 32, 1000, (4 << 20) + 3 })
+        {
+            var a = new byte[length];
+            var b = new byte[length];
+            var c = new byte[length];
+            random.NextBytes(a);
+            random.NextBytes(b);
+            random.NextBytes(c);
+            var (x, y, z) = Crc32C.Compute3(a, b, c);
+            Assert.That((x, y, z), Is.EqualTo((Crc32C.AppendSoftware(0, a), Crc32C.AppendSoftware(0, b), Crc32C.AppendSoftware(0, c))), $"length {length}");
+        }
+
+        Assert.Throws<ArgumentException>(() => Crc32C.Compute3(new byte[2], new byte[2], new byte[3]));
+    }
 }
 
 public class PartitionTests
