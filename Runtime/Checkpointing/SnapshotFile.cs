@@ -171,7 +171,11 @@ internal sealed unsafe class SnapshotFile : IDisposable
     }
 
     /// <summary>Writes this rank's slice of <paramref name="array"/> to /state/NAME with one collective transfer.</summary>
-    internal void WriteState(StateArray array, Span<byte> bytes)
+    /// <summary>
+    /// Creates /state/NAME and writes this rank's rows. Returns the file offset of the rows this rank wrote
+    /// (contiguous layout), or -1 where HDF5 cannot say.
+    /// </summary>
+    internal long WriteState(StateArray array, Span<byte> bytes)
     {
         ulong[] dims = Dimensions(array.GlobalCount, array.Components);
         long space = Hdf5Exception.Check(CreateSimple(dims));
@@ -183,6 +187,8 @@ internal sealed unsafe class SnapshotFile : IDisposable
             Hdf5Exception.Check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
             dataset = Hdf5Exception.Check(H5Dcreate2(_file, "/state/" + array.Name, array.FileType, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
             TransferRows(dataset, space, array.MemoryType, dims, array.GlobalOffset, array.LocalCount, bytes, write: true, collective: _tuning.CollectiveData);
+            ulong address = H5Dget_offset(dataset);
+            return address == ulong.MaxValue ? -1 : (long)address + (array.GlobalOffset * array.ElementBytes);
         }
         finally
         {

@@ -53,7 +53,14 @@ internal static class SnapshotIo
                 }
 
                 long[] rows = ChecksumRows(array, comm.Rank, out long firstRow, out long totalRows);
-                error = Agree(comm, $"writing /state/{array.Name}", Run(() => file!.WriteState(array, array.Bytes)))
+                error = Agree(comm, $"writing /state/{array.Name}", Run(() =>
+                    {
+                        long offset = file!.WriteState(array, array.Bytes);
+                        if (offset >= 0 && array.LocalCount > 0 && !IoTuning.Default.CollectiveData)
+                        {
+                            CheckpointDirectory.StartWriteback(path, offset, array.LocalCount * array.ElementBytes);
+                        }
+                    }))
                     ?? Agree(comm, $"writing /checksums/{array.Name}", Run(() => file!.WriteChecksums(array.Name, rows, firstRow, totalRows)));
             }
 

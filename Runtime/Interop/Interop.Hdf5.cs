@@ -98,6 +98,7 @@ internal static partial class Interop
         [LibraryImport(Libraries.Hdf5, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial long H5Dopen2(long loc, string name, long dapl);
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Dclose(long dataset);
+        [LibraryImport(Libraries.Hdf5)] internal static partial ulong H5Dget_offset(long dataset);
         [LibraryImport(Libraries.Hdf5)] internal static partial long H5Dget_space(long dataset);
         [LibraryImport(Libraries.Hdf5)] internal static partial long H5Dget_type(long dataset);
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Dwrite(long dataset, long memType, long memSpace, long fileSpace, long xfer, void* buf);

@@ -16,6 +16,11 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, EntryPoint = "fsync", SetLastError = true)]
         internal static partial int fsync(int fd);
 
+        internal const uint SYNC_FILE_RANGE_WRITE = 2;
+
+        [LibraryImport(Libraries.Libc, EntryPoint = "sync_file_range", SetLastError = true)]
+        internal static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);
+
         [LibraryImport(Libraries.Libc, EntryPoint = "close", SetLastError = true)]
         internal static partial int close(int fd);
 
