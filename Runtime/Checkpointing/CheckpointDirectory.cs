@@ -228,7 +228,15 @@ internal sealed partial class CheckpointDirectory : IDisposable
             }
         }
 
-        _deletion = Task.Run(() => Delete(removed));
+        if (IoTuning.Default.DeferDeletion)
+        {
+            _deletion = Task.Run(() => Delete(removed));
+        }
+        else
+        {
+            Delete(removed);
+        }
+
         return removed;
     }
 

@@ -86,6 +86,7 @@ public sealed partial class Checkpointer : IDisposable
         ArgumentNullException.ThrowIfNull(comm);
         ArgumentException.ThrowIfNullOrWhiteSpace(app);
         ArgumentNullException.ThrowIfNull(options);
+        _ = IoTuning.Default; // a bad COORDINATED_IO is a usage error before anything starts (same on every rank)
 
         CheckpointDirectory? directory = null;
         string? error = null;

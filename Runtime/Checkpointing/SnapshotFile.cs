@@ -455,37 +455,3 @@ internal sealed unsafe class SnapshotFile : IDisposable
         }
     }
 }
-
-/// <summary>File-layout settings, chosen by measurement (docs/BENCHMARKS.md).</summary>
-internal sealed record IoTuning
-{
-    /// <summary>The measured best on one node (docs/BENCHMARKS.md); COORDINATED_IO_COLLECTIVE=1 and COORDINATED_IO_ALIGNMENT=BYTES override it.</summary>
-    internal static IoTuning Default { get; } = FromEnvironment();
-
-    /// <summary>
-    /// Collective (two-phase) transfers for /state. Each rank's rows are one contiguous byte range of a contiguous
-    /// dataset, so independent writes go straight to the file; collective buffering only adds shuffling on one node.
-    /// </summary>
-    internal bool CollectiveData { get; init; }
-
-    private static IoTuning FromEnvironment()
-    {
-        var tuning = new IoTuning();
-        if (Environment.GetEnvironmentVariable("COORDINATED_IO_COLLECTIVE") is "1" or "true")
-        {
-            tuning = tuning with { CollectiveData = true };
-        }
-
-        if (long.TryParse(Environment.GetEnvironmentVariable("COORDINATED_IO_ALIGNMENT"), out long alignment) && alignment >= 0)
-        {
-            tuning = tuning with { AlignmentBytes = alignment };
-        }
-
-        return tuning;
-    }
-
-    /// <summary>Objects at least this large start on an <see cref="AlignmentBytes"/> boundary.</summary>
-    internal long AlignmentThresholdBytes { get; init; } = 1 << 20;
-
-    internal long AlignmentBytes { get; init; } = 1 << 20;
-}

@@ -56,7 +56,7 @@ internal static class SnapshotIo
                 error = Agree(comm, $"writing /state/{array.Name}", Run(() =>
                     {
                         long offset = file!.WriteState(array, array.Bytes);
-                        if (offset >= 0 && array.LocalCount > 0 && !IoTuning.Default.CollectiveData)
+                        if (offset >= 0 && array.LocalCount > 0 && IoTuning.Default.StartWriteback && !IoTuning.Default.CollectiveData)
                         {
                             CheckpointDirectory.StartWriteback(path, offset, array.LocalCount * array.ElementBytes);
                         }
@@ -205,7 +205,7 @@ internal static class SnapshotIo
         Span<byte> bytes = array.Bytes;
         int blockBytes = (int)(blockElements * array.ElementBytes);
         long i = 0;
-        for (; i + 3 <= rowCount && (i + 3) * blockElements <= array.LocalCount; i += 3)
+        for (; IoTuning.Default.ChecksumStreams == 3 && i + 3 <= rowCount && (i + 3) * blockElements <= array.LocalCount; i += 3)
         {
             // Three full blocks at a time: three independent CRC streams (see Crc32C.Compute3).
             var (c0, c1, c2) = Crc32C.Compute3(

@@ -1,0 +1,62 @@
+using System.Globalization;
+
+namespace Coordinated.Checkpointing;
+
+/// <summary>
+/// How snapshots are written. The defaults are the measured best on one node (docs/BENCHMARKS.md). For benchmarks
+/// and for file systems that behave otherwise, <c>COORDINATED_IO</c> takes a comma-separated list that switches
+/// each choice back: <c>collective</c>, <c>no-writeback</c>, <c>crc-streams=1</c>, <c>sync-delete</c>,
+/// <c>align=BYTES</c>. None of them changes what is written or the commit protocol.
+/// </summary>
+internal sealed record IoTuning
+{
+    private static IoTuning? s_default;
+
+    /// <summary>The tuning in effect (parsed from <c>COORDINATED_IO</c> on first use; a bad value is a usage error).</summary>
+    internal static IoTuning Default => s_default ??= Parse(Environment.GetEnvironmentVariable("COORDINATED_IO"));
+
+    /// <summary>
+    /// Collective (two-phase) transfers for /state. Each rank's rows are one contiguous byte range of a contiguous
+    /// dataset, so independent writes go straight to the file; collective buffering only adds shuffling on one node.
+    /// </summary>
+    internal bool CollectiveData { get; init; }
+
+    /// <summary>Start writeback of each rank's rows as soon as they are written (sync_file_range), before the fsync.</summary>
+    internal bool StartWriteback { get; init; } = true;
+
+    /// <summary>Checksum blocks computed at once (3: three independent crc32 streams; 1: one after the other).</summary>
+    internal int ChecksumStreams { get; init; } = 3;
+
+    /// <summary>Delete snapshots that retention drops on a background thread after the commit, not before returning.</summary>
+    internal bool DeferDeletion { get; init; } = true;
+
+    /// <summary>Objects at least this large start on an <see cref="AlignmentBytes"/> boundary.</summary>
+    internal long AlignmentThresholdBytes { get; init; } = 1 << 20;
+
+    /// <summary>File-space alignment of large objects (H5Pset_alignment); 0 = HDF5's default packing.</summary>
+    internal long AlignmentBytes { get; init; } = 1 << 20;
+
+    /// <summary>Parses a <c>COORDINATED_IO</c> value; unknown words are an error (a typo must not go unnoticed).</summary>
+    internal static IoTuning Parse(string? value)
+    {
+        var tuning = new IoTuning();
+        foreach (string word in (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            tuning = word switch
+            {
+                "collective" => tuning with { CollectiveData = true },
+                "no-writeback" => tuning with { StartWriteback = false },
+                "crc-streams=1" => tuning with { ChecksumStreams = 1 },
+                "crc-streams=3" => tuning with { ChecksumStreams = 3 },
+                "sync-delete" => tuning with { DeferDeletion = false },
+                _ when word.StartsWith("align=", StringComparison.Ordinal)
+                    && long.TryParse(word.AsSpan(6), NumberStyles.None, CultureInfo.InvariantCulture, out long bytes)
+                    => tuning with { AlignmentBytes = bytes },
+                _ => throw new UsageException(
+                    $"COORDINATED_IO: unknown setting '{word}' (known: collective, no-writeback, crc-streams=1, sync-delete, align=BYTES)"),
+            };
+        }
+
+        return tuning;
+    }
+}

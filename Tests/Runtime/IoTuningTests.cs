@@ -1,0 +1,81 @@
+using Coordinated.Checkpointing;
+using Coordinated.Tests.Infrastructure;
+
+namespace Coordinated.Tests.Runtime;
+
+public class IoTuningTests
+{
+    [Test]
+    public void Defaults_are_the_measured_best()
+    {
+        var tuning = IoTuning.Parse(null);
+        Assert.Multiple(() =>
+        {
+            Assert.That(tuning.CollectiveData, Is.False);
+            Assert.That(tuning.StartWriteback, Is.True);
+            Assert.That(tuning.ChecksumStreams, Is.EqualTo(3));
+            Assert.That(tuning.DeferDeletion, Is.True);
+            Assert.That(tuning.AlignmentBytes, Is.EqualTo(1 << 20));
+        });
+    }
+
+    [Test]
+    public void Each_setting_switches_one_choice_back()
+    {
+        var tuning = IoTuning.Parse(" collective, no-writeback,crc-streams=1 ,sync-delete,align=0");
+        Assert.That(tuning, Is.EqualTo(new IoTuning
+        {
+            CollectiveData = true, StartWriteback = false, ChecksumStreams = 1, DeferDeletion = false, AlignmentBytes = 0,
+        }));
+    }
+
+    [TestCase("colective")]
+    [TestCase("align=-1")]
+    [TestCase("crc-streams=2")]
+    public void An_unknown_setting_is_a_usage_error_naming_it(string value)
+    {
+        var error = Assert.Throws<UsageException>(() => IoTuning.Parse(value));
+        Assert.That(error!.Message, Does.Contain($"'{value}'"));
+    }
+}
+
+/// <summary>The I/O choices change speed only: the bytes written are the same whichever is taken.</summary>
+[NonParallelizable]
+public class IoTuningEquivalenceTests
+{
+    private static string[] Args(TempDir dir, string name) =>
+        ["--to", "2", "--counters", "5000000", "--checkpoint-every-steps", "1", "--keep", "1", "--checkpoint-dir", dir[name], "--quiet"];
+
+    [Test]
+    public void Every_setting_writes_the_same_state_and_checksums()
+    {
+        // 5M counters on 3 ranks: about 13 MB a rank, so three full 4 MiB checksum blocks and a partial one each.
+        using var dir = new TempDir();
+        using (var tuned = Job.Mpi(3, Repo.CounterDll, Args(dir, "tuned")))
+        {
+            tuned.ExpectExit(0);
+        }
+
+        var baseline = new Dictionary<string, string> { ["COORDINATED_IO"] = "collective,no-writeback,crc-streams=1,sync-delete,align=0" };
+        using (var plain = Job.Mpi(3, Repo.CounterDll, Args(dir, "plain"), baseline))
+        {
+            plain.ExpectExit(0);
+        }
+
+        string a = Path.Combine(dir["tuned"], "ckpt-000000002.h5"), b = Path.Combine(dir["plain"], "ckpt-000000002.h5");
+        Assert.That(Directory.GetFiles(dir["tuned"], "ckpt-*.h5"), Has.Length.EqualTo(1), "keep 1: the step-1 snapshot was deleted");
+        Assert.That(H5Py.DatasetBytes(a, "/state/count"), Is.EqualTo(H5Py.DatasetBytes(b, "/state/count")), "/state/count");
+        Assert.That(H5Py.DatasetBytes(a, "/checksums/count"), Is.EqualTo(H5Py.DatasetBytes(b, "/checksums/count")), "/checksums/count");
+        Assert.That(H5Py.DatasetBytes(a, "/checksums/count"), Has.Length.EqualTo(3 * 4 * 3 * 8), "3 ranks x 4 rows x (offset, count, crc)");
+    }
+
+    [Test]
+    public void A_bad_setting_stops_the_run_before_it_starts()
+    {
+        using var dir = new TempDir();
+        using var job = Job.Mpi(2, Repo.CounterDll, Args(dir, "ckpt"), new Dictionary<string, string> { ["COORDINATED_IO"] = "fast" });
+        job.ExpectExit(64);
+        Assert.That(job.Stderr, Does.Contain("COORDINATED_IO: unknown setting 'fast'"));
+        Assert.That(Directory.Exists(dir["ckpt"]) ? Directory.GetFiles(dir["ckpt"], "ckpt-*") : [], Is.Empty);
+    }
+}
