@@ -52,6 +52,13 @@ public sealed record CheckpointOptions
     /// <summary>Requeue the Slurm job after a stop with a checkpoint (exit 75), when inside a job that allows it.</summary>
     public bool Requeue { get; init; } = true;
 
+    /// <summary>
+    /// Periodic checkpoints copy the state into a staging buffer at the step boundary and are written and committed
+    /// by an I/O thread while the computation goes on (needs MPI_THREAD_MULTIPLE and memory for one copy of the
+    /// state). Stop checkpoints (signals, deadlines) stay synchronous.
+    /// </summary>
+    public bool Async { get; init; }
+
     /// <summary>Print progress of the runtime on rank 0.</summary>
     public bool Quiet { get; init; }
 }

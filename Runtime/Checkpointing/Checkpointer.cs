@@ -44,6 +44,11 @@ public sealed partial class Checkpointer : IDisposable
     private readonly IntervalPolicy _interval;
     private readonly MetricsLog? _metrics;
     private long _lastOnDiskStep = -1;
+    private Communicator? _ioComm;   // --checkpoint-async: the I/O thread's own communicator
+    private byte[]?[]? _staging;     // --checkpoint-async: one reusable copy of each array
+    private Thread? _io;
+    private CommitOutcome? _ioOutcome;
+    private Exception? _ioError;
     private bool _restored;
     private bool _disposed;
 
@@ -127,6 +132,20 @@ public sealed partial class Checkpointer : IDisposable
                 $"this job was requeued {restarts} times, more than --max-requeues {options.MaxRequeues}; not resuming. " +
                 "What to do: look at the job's output for why it keeps stopping, then resubmit it (or raise --max-requeues).",
                 ExitCodes.RequeueLimit, isCollective: true);
+        }
+
+        if (options.Async)
+        {
+            if (!MpiEnvironment.ThreadMultiple)
+            {
+                checkpointer.Dispose();
+                throw new CoordinatedException(
+                    "--checkpoint-async needs MPI_THREAD_MULTIPLE, which this MPI library did not grant " +
+                    "(apps started through CoordinatedApp.Run ask for it). What to do: run without --checkpoint-async.",
+                    ExitCodes.Usage, isCollective: true);
+            }
+
+            checkpointer._ioComm = comm.Duplicate();
         }
 
         return checkpointer;
@@ -338,6 +357,13 @@ public sealed partial class Checkpointer : IDisposable
     public StepDecision AtStepBoundary(long step)
     {
         FaultInjection.At("step-boundary", _comm.Rank, step);
+        if (_io is { IsAlive: false } && _ioError is null && _ioOutcome?.Failure is null)
+        {
+            // A finished asynchronous checkpoint is reported as soon as it is noticed. Only successes are taken
+            // here, rank by rank: a failure may stop the run, so it waits for the next collective point.
+            WaitForPending();
+        }
+
         var agree = Stopwatch.StartNew();
         Span<int> votes = [0, 0];
         if (StopSignals.Requested)
@@ -362,6 +388,7 @@ public sealed partial class Checkpointer : IDisposable
 
         if (stop != Trigger.None)
         {
+            WaitForPending();
             if (step == _lastOnDiskStep)
             {
                 Log($"stopping at step {step} ({Describe(stop)}); step {step} is already committed");
@@ -381,7 +408,11 @@ public sealed partial class Checkpointer : IDisposable
             return StepDecision.Stop;
         }
 
-        if (checkpoint != Trigger.None && step != _lastOnDiskStep)
+        if (checkpoint != Trigger.None && step != _lastOnDiskStep && _ioComm is not null)
+        {
+            StartAsync(step, checkpoint, agreeSeconds);
+        }
+        else if (checkpoint != Trigger.None && step != _lastOnDiskStep)
         {
             var report = TryCheckpoint(step, checkpoint, agreeSeconds, out string? failure);
             if (report is null)
@@ -407,6 +438,7 @@ public sealed partial class Checkpointer : IDisposable
     /// </summary>
     public void Complete(long step)
     {
+        WaitForPending();
         if (step == _lastOnDiskStep)
         {
             return;
@@ -431,6 +463,7 @@ public sealed partial class Checkpointer : IDisposable
     /// </summary>
     public void WriteOutput(string path, long step)
     {
+        WaitForPending(); // HDF5 is not thread-safe: no second writer while the I/O thread works
         string full = Path.GetFullPath(path);
         string temporary = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".partial");
         string? error = null;
@@ -450,7 +483,8 @@ public sealed partial class Checkpointer : IDisposable
         error = _comm.Broadcast(error, 0);
         if (error is null)
         {
-            error = SnapshotIo.Write(_comm, temporary, this, step, "output", out _);
+            var content = new SnapshotIo.SnapshotContent(App, RestartCount, _arrays, _parameters, [.. _scalars.Select(s => (s.Name, s.Get()))]);
+            error = SnapshotIo.Write(_comm, temporary, content, step, "output", out _);
         }
 
         if (error is null && _comm.IsRoot)
@@ -538,17 +572,105 @@ public sealed partial class Checkpointer : IDisposable
 
     private CheckpointReport? TryCheckpoint(long step, Trigger trigger, double agreeSeconds, out string? failure)
     {
+        WaitForPending(); // an asynchronous write still in flight is committed first: snapshots commit in step order
+        var content = new SnapshotIo.SnapshotContent(App, RestartCount, _arrays, _parameters, [.. _scalars.Select(s => (s.Name, s.Get()))]);
+        var outcome = WriteAndCommit(_comm, content, step, trigger, agreeSeconds, stageSeconds: null);
+        _sinceCheckpoint.Restart();
+        return Finish(outcome, out failure);
+    }
+
+    /// <summary>
+    /// Starts an asynchronous checkpoint: copies the state (and the scalars' current values) into staging buffers
+    /// and hands them to an I/O thread that writes and commits them over <see cref="_ioComm"/> with exactly the
+    /// synchronous protocol. At most one is in flight. Collective.
+    /// </summary>
+    private void StartAsync(long step, Trigger trigger, double agreeSeconds)
+    {
+        WaitForPending();
+        var stage = Stopwatch.StartNew();
+        _staging ??= new byte[]?[_arrays.Count];
+        var staged = new List<StateArray>(_arrays.Count);
+        for (int i = 0; i < _arrays.Count; i++)
+        {
+            staged.Add(_arrays[i].Stage(ref _staging[i]));
+        }
+
+        var content = new SnapshotIo.SnapshotContent(
+            App, RestartCount, staged, new SortedDictionary<string, object>(_parameters, StringComparer.Ordinal), [.. _scalars.Select(s => (s.Name, s.Get()))]);
+        double stageSeconds = stage.Elapsed.TotalSeconds;
+        _sinceCheckpoint.Restart();
+        var communicator = _ioComm!;
+        _io = new Thread(() =>
+        {
+            try
+            {
+                _ioOutcome = WriteAndCommit(communicator, content, step, trigger, agreeSeconds, stageSeconds);
+            }
+            catch (Exception e)
+            {
+                _ioError = e;
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "coordinated-io",
+        };
+        _io.Start();
+    }
+
+    /// <summary>Waits for the asynchronous checkpoint in flight, if any, and reports it like a synchronous one.</summary>
+    private void WaitForPending()
+    {
+        if (_io is null)
+        {
+            return;
+        }
+
+        _io.Join();
+        _io = null;
+        if (_ioError is Exception error)
+        {
+            _ioError = null;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+        }
+
+        var outcome = _ioOutcome!;
+        _ioOutcome = null;
+        if (Finish(outcome, out string? failure) is null)
+        {
+            if (_options.OnCheckpointError == CheckpointErrorPolicy.Stop && !_disposed)
+            {
+                throw new CoordinatedException(
+                    $"asynchronous checkpoint of step {outcome.Step} failed: {failure}. Stopping (--on-checkpoint-error stop); the previous snapshot is intact.",
+                    ExitCodes.CheckpointFailed, isCollective: true);
+            }
+
+            LogWarning($"asynchronous checkpoint of step {outcome.Step} failed and was discarded: {failure}. Continuing (--on-checkpoint-error continue); the previous snapshot is intact.");
+        }
+    }
+
+    /// <summary>What one write-and-commit did; turned into a report (and log lines, metrics) by <see cref="Finish"/>.</summary>
+    private sealed record CommitOutcome(
+        long Step, Trigger Trigger, string? Failure, SnapshotIo.WriteTimings Timings, double AgreeSeconds, double? StageSeconds,
+        double CommitSeconds, double TotalSeconds, List<string> Removed);
+
+    /// <summary>
+    /// The commit protocol: space check, write and flush on every rank, agreement, then rank 0 renames and updates
+    /// <c>latest</c>. Touches no state of this object except the directory (rank 0), so it can run on the I/O thread.
+    /// Collective over <paramref name="comm"/>.
+    /// </summary>
+    private CommitOutcome WriteAndCommit(Communicator comm, SnapshotIo.SnapshotContent content, long step, Trigger trigger, double agreeSeconds, double? stageSeconds)
+    {
         var total = Stopwatch.StartNew();
-        string name = CheckpointDirectory.CommittedName(step);
         string temporary = Path.Combine(_directoryPath, CheckpointDirectory.TemporaryName(step));
 
-        failure = null;
-        if (_comm.IsRoot)
+        string? failure = null;
+        if (comm.IsRoot)
         {
             try
             {
                 _directory!.PrepareTemporary(step);
-                failure = SnapshotIo.CheckSpace(_directoryPath, _arrays.Sum(a => a.GlobalCount * a.ElementBytes), 2 * _arrays.Count);
+                failure = SnapshotIo.CheckSpace(_directoryPath, content.Arrays.Sum(a => a.GlobalCount * a.ElementBytes), 2 * content.Arrays.Count);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -556,13 +678,13 @@ public sealed partial class Checkpointer : IDisposable
             }
         }
 
-        failure = _comm.Broadcast(failure, 0);
+        failure = comm.Broadcast(failure, 0);
         SnapshotIo.WriteTimings timings = default;
-        failure ??= SnapshotIo.Write(_comm, temporary, this, step, TriggerName(trigger), out timings);
+        failure ??= SnapshotIo.Write(comm, temporary, content, step, TriggerName(trigger), out timings);
 
         var commit = Stopwatch.StartNew();
         List<string> removed = [];
-        if (failure is null && _comm.IsRoot)
+        if (failure is null && comm.IsRoot)
         {
             try
             {
@@ -575,44 +697,57 @@ public sealed partial class Checkpointer : IDisposable
             }
         }
 
-        if (failure is not null && _comm.IsRoot)
+        if (failure is not null && comm.IsRoot)
         {
             failure += SnapshotIo.DescribeSpace(_directoryPath);
         }
 
-        failure = _comm.Broadcast(failure, 0);
+        failure = comm.Broadcast(failure, 0);
+        if (failure is not null && comm.IsRoot)
+        {
+            _directory!.DeleteTemporary(step);
+        }
+
+        return new CommitOutcome(step, trigger, failure, timings, agreeSeconds, stageSeconds, commit.Elapsed.TotalSeconds,
+            total.Elapsed.TotalSeconds + agreeSeconds + (stageSeconds ?? 0), removed);
+    }
+
+    /// <summary>Records, logs and reports a finished write-and-commit. Local (no communication).</summary>
+    private CheckpointReport? Finish(CommitOutcome outcome, out string? failure)
+    {
+        long step = outcome.Step;
+        string name = CheckpointDirectory.CommittedName(step);
+        failure = outcome.Failure;
         if (failure is not null)
         {
-            if (_comm.IsRoot)
-            {
-                _directory!.DeleteTemporary(step);
-            }
-
             _metrics?.Append(new Dictionary<string, object?>
             {
                 ["event"] = "checkpoint_failed",
                 ["time_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
                 ["app"] = App,
                 ["step"] = step,
-                ["trigger"] = TriggerName(trigger),
+                ["trigger"] = TriggerName(outcome.Trigger),
+                ["async"] = outcome.StageSeconds is not null,
                 ["error"] = failure,
             });
-            _sinceCheckpoint.Restart();
             return null;
         }
 
-        double commitSeconds = commit.Elapsed.TotalSeconds;
+        var timings = outcome.Timings;
         var report = new CheckpointReport(
-            step, TriggerName(trigger), name, timings.Bytes, _comm.Size, agreeSeconds, timings.WriteSeconds, timings.FlushSeconds,
-            commitSeconds, total.Elapsed.TotalSeconds + agreeSeconds);
+            step, TriggerName(outcome.Trigger), name, timings.Bytes, _comm.Size, outcome.AgreeSeconds, timings.WriteSeconds, timings.FlushSeconds,
+            outcome.CommitSeconds, outcome.TotalSeconds)
+        {
+            StageSeconds = outcome.StageSeconds,
+        };
         LastCheckpoint = report;
-        _lastOnDiskStep = step;
+        _lastOnDiskStep = Math.Max(_lastOnDiskStep, step);
         _interval.Observe(report.TotalSeconds);
-        _sinceCheckpoint.Restart();
 
-        Log($"checkpoint step {step} ({report.Trigger}): {FormatBytes(report.Bytes)} in {report.TotalSeconds:F3} s " +
-            $"(agree {agreeSeconds:F4}, write {timings.WriteSeconds:F3}, flush {timings.FlushSeconds:F3}, commit {commitSeconds:F3}) -> {name}" +
-            (removed.Count > 0 ? $"; removed {string.Join(", ", removed)}" : ""));
+        string mode = outcome.StageSeconds is double staged ? $", async: staged in {staged:F4} s, then" : ":";
+        Log($"checkpoint step {step} ({report.Trigger}){mode} {FormatBytes(report.Bytes)} in {report.TotalSeconds:F3} s " +
+            $"(agree {outcome.AgreeSeconds:F4}, write {timings.WriteSeconds:F3}, flush {timings.FlushSeconds:F3}, commit {outcome.CommitSeconds:F3}) -> {name}" +
+            (outcome.Removed.Count > 0 ? $"; removed {string.Join(", ", outcome.Removed)}" : ""));
         if (_options.AutoInterval && _interval.CurrentIntervalSeconds is double next)
         {
             Log($"auto interval: {_interval.Explain()}; next checkpoint in {next:F1} s");
@@ -628,6 +763,7 @@ public sealed partial class Checkpointer : IDisposable
             ["ranks"] = _comm.Size,
             ["bytes"] = report.Bytes,
             ["agree_s"] = report.AgreeSeconds,
+            ["stage_s"] = report.StageSeconds,
             ["write_s"] = report.WriteSeconds,
             ["flush_s"] = report.FlushSeconds,
             ["commit_s"] = report.CommitSeconds,
@@ -690,7 +826,14 @@ public sealed partial class Checkpointer : IDisposable
         }
 
         _disposed = true;
-        _directory?.Dispose();
+        try
+        {
+            WaitForPending(); // an asynchronous checkpoint in flight is finished, not abandoned
+        }
+        finally
+        {
+            _directory?.Dispose();
+        }
     }
 }
 
@@ -721,4 +864,8 @@ internal enum Trigger
 /// <param name="TotalSeconds">Everything, as seen by this rank.</param>
 public sealed record CheckpointReport(
     long Step, string Trigger, string FileName, long Bytes, int Ranks,
-    double AgreeSeconds, double WriteSeconds, double FlushSeconds, double CommitSeconds, double TotalSeconds);
+    double AgreeSeconds, double WriteSeconds, double FlushSeconds, double CommitSeconds, double TotalSeconds)
+{
+    /// <summary>With --checkpoint-async: the seconds the app waited while its state was copied; null when synchronous.</summary>
+    public double? StageSeconds { get; init; }
+}

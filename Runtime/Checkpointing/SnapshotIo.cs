@@ -23,10 +23,18 @@ internal static class SnapshotIo
         internal double FlushSeconds;
     }
 
+    /// <summary>What one snapshot holds: the app's live arrays, or a staged copy of them for an asynchronous write.</summary>
+    internal sealed record SnapshotContent(
+        string App,
+        int RestartCount,
+        IReadOnlyList<StateArray> Arrays,
+        IReadOnlyDictionary<string, object> Parameters,
+        IReadOnlyList<(string Name, double Value)> Scalars);
+
     internal sealed record ReadOutcome(string? Error, long Step = 0, long RestartCount = 0, long WriterRanks = 0, long Bytes = 0, double ReadSeconds = 0, double VerifySeconds = 0);
 
     /// <summary>Writes and flushes a complete snapshot at <paramref name="path"/>. Returns null or what went wrong. Collective.</summary>
-    internal static string? Write(Communicator comm, string path, Checkpointer owner, long step, string trigger, out WriteTimings timings)
+    internal static string? Write(Communicator comm, string path, SnapshotContent owner, long step, string trigger, out WriteTimings timings)
     {
         timings = default;
         timings.Bytes = owner.Arrays.Sum(a => a.GlobalCount * a.ElementBytes);
@@ -149,7 +157,7 @@ internal static class SnapshotIo
         }
     }
 
-    private static void WriteMetadata(SnapshotFile file, Communicator comm, Checkpointer owner, long step, string trigger)
+    private static void WriteMetadata(SnapshotFile file, Communicator comm, SnapshotContent owner, long step, string trigger)
     {
         file.WriteAttribute("/", "format", FormatName);
         file.WriteAttribute("/", "format_version", FormatVersion);
@@ -171,9 +179,9 @@ internal static class SnapshotIo
         }
 
         file.CreateGroup("/scalars");
-        foreach (var (name, get, _) in owner.Scalars)
+        foreach (var (name, value) in owner.Scalars)
         {
-            file.WriteAttribute("/scalars", name, get());
+            file.WriteAttribute("/scalars", name, value);
         }
     }
 

@@ -44,6 +44,49 @@ internal abstract class StateArray
 
     /// <summary>The local slice as bytes (the caller pins it for native calls).</summary>
     internal abstract Span<byte> Bytes { get; }
+
+    /// <summary>
+    /// A copy of this slice as it is now, in <paramref name="buffer"/> (reused when large enough), for a snapshot
+    /// that is written while the app goes on changing the original.
+    /// </summary>
+    internal StateArray Stage(ref byte[]? buffer)
+    {
+        Span<byte> bytes = Bytes;
+        if (buffer is null || buffer.Length != bytes.Length)
+        {
+            buffer = GC.AllocateUninitializedArray<byte>(bytes.Length, pinned: true);
+        }
+
+        bytes.CopyTo(buffer);
+        return new StagedArray(this, buffer);
+    }
+}
+
+/// <summary>A staged copy of a <see cref="StateArray"/>: same name, shape, type and partition; its own bytes.</summary>
+internal sealed class StagedArray : StateArray
+{
+    private readonly StateArray _source;
+    private readonly byte[] _bytes;
+
+    internal StagedArray(StateArray source, byte[] bytes)
+        : base(source.Name, source.Components, source.GlobalOffset, source.LocalCount, source.GlobalCount)
+    {
+        _source = source;
+        _bytes = bytes;
+        Partition = source.Partition;
+    }
+
+    internal override int ValueSize => _source.ValueSize;
+
+    internal override int TypeClass => _source.TypeClass;
+
+    internal override long MemoryType => _source.MemoryType;
+
+    internal override long FileType => _source.FileType;
+
+    internal override string TypeName => _source.TypeName;
+
+    internal override Span<byte> Bytes => _bytes;
 }
 
 internal sealed class StateArray<T> : StateArray where T : unmanaged

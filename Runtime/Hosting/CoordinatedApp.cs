@@ -61,7 +61,7 @@ public static class CoordinatedApp
         MpiEnvironment mpi;
         try
         {
-            mpi = MpiEnvironment.Initialize();
+            mpi = MpiEnvironment.Initialize(threadMultiple: options.Async);
         }
         catch (DllNotFoundException e)
         {

@@ -10,6 +10,7 @@ internal static partial class Interop
         internal const int MPI_SUCCESS = 0;
         internal const int MPI_THREAD_SINGLE = 0;
         internal const int MPI_THREAD_FUNNELED = 1;
+        internal const int MPI_THREAD_MULTIPLE = 3;
         internal const int MPI_MAX_ERROR_STRING = 256;
         internal const int MPI_MAX_PROCESSOR_NAME = 256;
 
@@ -58,6 +59,12 @@ internal static partial class Interop
 
         [LibraryImport(Libraries.Mpi)]
         internal static partial int MPI_Comm_rank(nint comm, out int rank);
+
+        [LibraryImport(Libraries.Mpi)]
+        internal static partial int MPI_Comm_dup(nint comm, out nint newcomm);
+
+        [LibraryImport(Libraries.Mpi)]
+        internal static partial int MPI_Comm_free(ref nint comm);
 
         [LibraryImport(Libraries.Mpi)]
         internal static partial int MPI_Comm_size(nint comm, out int size);

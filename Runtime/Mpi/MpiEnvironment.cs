@@ -14,14 +14,19 @@ public sealed unsafe class MpiEnvironment : IDisposable
     {
     }
 
+    /// <summary>True when MPI was initialised with MPI_THREAD_MULTIPLE (any thread may call MPI).</summary>
+    public static bool ThreadMultiple { get; private set; }
+
     /// <summary>The initialised environment, if any.</summary>
     public static MpiEnvironment? Current => s_current;
 
     /// <summary>
-    /// Initialises MPI (MPI_THREAD_FUNNELED: only the main thread calls MPI) and installs MPI_ERRORS_RETURN on
-    /// MPI_COMM_WORLD. Collective over all processes started together.
+    /// Initialises MPI and installs MPI_ERRORS_RETURN on MPI_COMM_WORLD. Collective over all processes started
+    /// together. By default only the main thread calls MPI (MPI_THREAD_FUNNELED); with
+    /// <paramref name="threadMultiple"/> (asynchronous checkpoints) MPI_THREAD_MULTIPLE is asked for, and
+    /// <see cref="ThreadMultiple"/> says whether the library granted it.
     /// </summary>
-    public static MpiEnvironment Initialize()
+    public static MpiEnvironment Initialize(bool threadMultiple = false)
     {
         if (s_current is not null)
         {
@@ -29,10 +34,13 @@ public sealed unsafe class MpiEnvironment : IDisposable
         }
 
         MpiException.ThrowIfError(MPI_Initialized(out int initialized));
+        int provided = MPI_THREAD_FUNNELED;
         if (initialized == 0)
         {
-            MpiException.ThrowIfError(MPI_Init_thread(null, null, MPI_THREAD_FUNNELED, out _));
+            MpiException.ThrowIfError(MPI_Init_thread(null, null, threadMultiple ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED, out provided));
         }
+
+        ThreadMultiple = provided >= MPI_THREAD_MULTIPLE;
 
         Communicator.InitializeWorld();
         s_current = new MpiEnvironment();

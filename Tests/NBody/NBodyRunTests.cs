@@ -83,6 +83,22 @@ public class NBodyRunTests
     }
 
     [Test]
+    public void Async_checkpoints_then_kill_9_then_resume_on_three_ranks_is_bitwise_identical()
+    {
+        using var dir = new TempDir();
+        using (var job = Job.Mpi(4, Repo.NBodyDll, Args(dir["ckpt"], Steps, "--checkpoint-every-steps", "600", "--checkpoint-async")))
+        {
+            job.WaitForLine(@"checkpoint step 1800 \(every-steps\), async");
+            job.KillNine();
+        }
+
+        using var resume = Job.Mpi(3, Repo.NBodyDll, Args(dir["ckpt"], Steps, "--checkpoint-every-steps", "600", "--checkpoint-async", "--output", dir["out.h5"]));
+        resume.ExpectExit(0);
+        Assert.That(resume.Stdout, Does.Match(@"resumed from step (1800|2400|3000|3600|4200|4800|5400) "));
+        AssertSameBitsAsReference(dir["out.h5"]);
+    }
+
+    [Test]
     public void A_chain_of_stops_on_1_then_4_then_3_ranks_is_bitwise_identical()
     {
         using var dir = new TempDir();
