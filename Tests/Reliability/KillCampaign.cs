@@ -13,7 +13,7 @@ internal sealed class KillCampaign(int trials, int seed)
     private const int Particles = 600;
     private const long Steps = 500;
 
-    internal sealed record Trial(int Number, int Ranks, bool OneRankOnly, double KillAfterSeconds, string LandedIn, int ResumeRanks, bool Recovered, string Detail);
+    internal sealed record Trial(int Number, int Ranks, bool OneRankOnly, bool Async, double KillAfterSeconds, string LandedIn, int ResumeRanks, bool Recovered, string Detail);
 
     private static string[] Args(string dir, params string[] more) =>
         ["--particles", Particles.ToString(CultureInfo.InvariantCulture), "--steps", Steps.ToString(CultureInfo.InvariantCulture),
@@ -37,8 +37,10 @@ internal sealed class KillCampaign(int trials, int seed)
             bool oneRank = ranks > 1 && random.NextDouble() < 0.3;
             double killAfter = 0.05 + (random.NextDouble() * 3.0);
             int resumeRanks = random.Next(1, 5);
+            bool async = random.NextDouble() < 0.5; // half the trials write their snapshots from the I/O thread
             string landed;
-            using (var job = Job.Mpi(ranks, Repo.NBodyDll, Args(dir, "--checkpoint-every-steps", "2", "--quiet")))
+            string[] flags = async ? ["--checkpoint-every-steps", "2", "--quiet", "--checkpoint-async"] : ["--checkpoint-every-steps", "2", "--quiet"];
+            using (var job = Job.Mpi(ranks, Repo.NBodyDll, Args(dir, flags)))
             {
                 job.WaitForLine(@"^nbody: \d+ particles");
                 Thread.Sleep(TimeSpan.FromSeconds(killAfter)); // the injected fault's instant, drawn from the seeded generator
@@ -67,10 +69,10 @@ internal sealed class KillCampaign(int trials, int seed)
                 && H5Py.DatasetBytes(shared[$"out-{t}.h5"], "/state/vel").AsSpan().SequenceEqual(vel);
             string detail = code == 0 ? System.Text.RegularExpressions.Regex.Match(resume.Stdout, @"resumed from step \d+").Value : $"exit {code}: {resume.Stderr.Trim()}";
             resume.Dispose();
-            var trial = new Trial(t, ranks, oneRank, killAfter, landed, resumeRanks, recovered, detail.Length == 0 ? "started fresh" : detail);
+            var trial = new Trial(t, ranks, oneRank, async, killAfter, landed, resumeRanks, recovered, detail.Length == 0 ? "started fresh" : detail);
             results.Add(trial);
             log(string.Create(CultureInfo.InvariantCulture,
-                $"trial {t}/{trials}: {ranks} rank(s){(oneRank ? ", one rank killed" : "")}, kill after {killAfter:F2} s, landed {landed}; resume on {resumeRanks}: {(recovered ? "bitwise identical" : "NOT RECOVERED")} ({trial.Detail})"));
+                $"trial {t}/{trials}: {ranks} rank(s){(oneRank ? ", one rank killed" : "")}{(async ? ", async" : "")}, kill after {killAfter:F2} s, landed {landed}; resume on {resumeRanks}: {(recovered ? "bitwise identical" : "NOT RECOVERED")} ({trial.Detail})"));
             try
             {
                 Directory.Delete(dir, recursive: true);
@@ -115,7 +117,7 @@ internal sealed class KillCampaign(int trials, int seed)
 
     internal static string Summary(IReadOnlyList<Trial> results) =>
         $"{results.Count} trials, {results.Count(r => r.LandedIn.StartsWith("mid-write", StringComparison.Ordinal))} landed mid-write, " +
-        $"{results.Count(r => r.OneRankOnly)} killed one rank only, {results.Count(r => r.Recovered)} recovered bitwise identical\n" +
+        $"{results.Count(r => r.OneRankOnly)} killed one rank only, {results.Count(r => r.Async)} with --checkpoint-async, {results.Count(r => r.Recovered)} recovered bitwise identical\n" +
         string.Join("\n", results.GroupBy(r => r.LandedIn).OrderBy(g => g.Key).Select(g => $"  {g.Key}: {g.Count()} ({g.Count(r => r.Recovered)} recovered)"));
 }
 
