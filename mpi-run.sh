@@ -71,11 +71,6 @@ export TERM=dumb   # keeps terminal-control sequences out of rank output
 if [ -n "${SLURM_JOB_ID:-}" ] && command -v srun >/dev/null 2>&1; then
   launcher=(srun --mpi=pmix ${ranks:+-n "$ranks"} --kill-on-bad-exit=1)
   forward_signal=USR1
-  # Ranks started by srun do not know when a node is oversubscribed (mpirun --oversubscribe tells them), and busy-
-  # polling ranks that share cores run 100x slower: let them yield when this node has more ranks than cores.
-  nodes="${SLURM_JOB_NUM_NODES:-1}"
-  per_node=$(( (${ranks:-${SLURM_NTASKS:-1}} + nodes - 1) / nodes ))
-  if [ "$per_node" -gt "$(nproc)" ]; then export OMPI_MCA_mpi_yield_when_idle="${OMPI_MCA_mpi_yield_when_idle:-1}"; fi
 else
   ranks="${ranks:-4}"
   if [ "$(id -u)" -eq 0 ]; then
