@@ -61,7 +61,7 @@ internal static class SlurmCluster
         }
 
         Exec(Script("slurm-down.sh"), [s_dir], TimeSpan.FromSeconds(60), withConf: false);
-        if (s_startError is null)
+        if (s_startError is null && TestContext.CurrentContext.Result.FailCount == 0)
         {
             try
             {
@@ -70,6 +70,10 @@ internal static class SlurmCluster
             catch (IOException)
             {
             }
+        }
+        else
+        {
+            TestContext.Progress.WriteLine($"kept the private Slurm's directory (config, logs): {s_dir}");
         }
     }
 
@@ -202,18 +206,48 @@ internal static class SlurmCluster
     }
 
     /// <summary>
-    /// A requeued job waits ~120 s (BeginTime) before it may start again. Once it is pending and the node has
-    /// finished tearing down its previous run, let it start in 2 s. (Started while the old batch step was still
-    /// completing, the old step's end was booked against the new run: "COMPLETED", and srun in the new run failed
-    /// with "aborted before step completely launched"; StartTime=now exactly raced the same way.)
+    /// A requeued job waits ~120 s (BeginTime) before it may start again. Once it is pending and its previous run is
+    /// gone from the node, let it start in 2 s. Started earlier, the old batch step's late end was booked against the
+    /// new run (JobState=COMPLETED after 0 s, srun: "aborted before step completely launched"); StartTime=now exactly
+    /// raced the same way ("Job credential revoked"). A real cluster's 120 s wait never meets this.
     /// </summary>
     internal static void StartNow(int job, string? outputFile = null)
     {
         var timeout = TimeSpan.FromSeconds(GraceSeconds + 10);
-        WaitFor(job, j => j.State == "PENDING", "PENDING state after the requeue", timeout, outputFile);
-        WaitFor(job, _ => !Client("sinfo", "-h", "-n", "localhost", "-o", "%T").Contains("completing", StringComparison.Ordinal),
-            "end of the previous run's teardown (node still completing)", timeout, outputFile);
+        WaitFor(job, j => j.State == "PENDING" && StepDaemons(job).Count == 0
+                && !Client("sinfo", "-h", "-n", "localhost", "-o", "%T").Contains("completing", StringComparison.Ordinal),
+            "PENDING state with the previous run's slurmstepd gone and the node no longer completing", timeout, outputFile);
         Client("scontrol", "update", $"JobId={job}", "StartTime=now+2");
+    }
+
+    /// <summary>Pids of this machine's slurmstepd processes for <paramref name="job"/> ("slurmstepd: [N.batch]", "[N.0]").</summary>
+    internal static List<int> StepDaemons(int job)
+    {
+        string prefix = $"slurmstepd: [{job}.";
+        var pids = new List<int>();
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    pids.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return pids;
     }
 
     /// <summary>Job output, the controller's view of it, and the end of the controller log: for failure messages.</summary>
