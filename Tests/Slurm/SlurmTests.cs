@@ -168,6 +168,22 @@ public class SlurmTests
     }
 
     [Test]
+    public void Refused_requeue_says_what_happened_and_what_to_do()
+    {
+        using var dir = new TempDir();
+        string output = SlurmCluster.OutputFile(dir.Path, "norequeue");
+        int job = SlurmCluster.Sbatch(dir.Path, "norequeue", BatchScript(NBodyArgs(dir["ckpt"], dir["out.h5"], "--checkpoint-every-steps", "500")), "low", "--no-requeue");
+        SlurmCluster.WaitForOutput(job, output, @"checkpoint step 500 \(every-steps\)", s_run);
+        SlurmCluster.Client("scancel", "--batch", "--signal=USR1", job.ToString(CultureInfo.InvariantCulture));
+        var done = SlurmCluster.WaitFor(job, j => j.IsFinal, "end after the stop", s_run, output);
+        string text = File.ReadAllText(output);
+        Assert.That(done.ExitCode, Is.EqualTo("75:0"), () => SlurmCluster.Describe(job, output));
+        Assert.That(done.Restarts, Is.Zero);
+        Assert.That(text, Does.Contain($"mpi-run.sh: checkpoint committed, but 'scontrol requeue {job}' was refused: Requested operation is presently disabled"));
+        Assert.That(text, Does.Contain("resubmit the same job script to resume"));
+    }
+
+    [Test]
     public void Walltime_reserve_stops_with_a_checkpoint_before_the_time_limit_and_requeues()
     {
         using var dir = new TempDir();
