@@ -106,16 +106,21 @@ if [ "$rc" -eq 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ -z "${SLURM_STEP_ID:-}" ]
   count="${SLURM_RESTART_COUNT:-0}"
   max="${COORDINATED_MAX_REQUEUES:-5}"
   if [ "$count" -ge "$max" ]; then
-    echo "mpi-run.sh: not requeueing job $SLURM_JOB_ID: it has been requeued $count times (limit $max, COORDINATED_MAX_REQUEUES)." >&2
+    echo "mpi-run.sh: not requeueing job $SLURM_JOB_ID: it has been requeued $count times (limit $max: --max-requeues or COORDINATED_MAX_REQUEUES)." >&2
     echo "mpi-run.sh: resubmit it by hand once you know why it keeps stopping." >&2
     exit 76
   fi
   job="$SLURM_JOB_ID"
+  # An array task is requeued alone, not the whole array.
   [ -n "${SLURM_ARRAY_JOB_ID:-}" ] && job="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
-  if scontrol requeue "$job"; then
+  if ! command -v scontrol >/dev/null 2>&1; then
+    echo "mpi-run.sh: checkpoint committed, but scontrol is not on PATH here, so job $job was not requeued." >&2
+    echo "mpi-run.sh: resubmit the same job script to resume (or load the Slurm client tools in the script)." >&2
+  elif out=$(scontrol requeue "$job" 2>&1); then
     echo "mpi-run.sh: checkpoint committed; job $job requeued (restart $((count + 1)) of at most $max)." >&2
   else
-    echo "mpi-run.sh: checkpoint committed but 'scontrol requeue $job' failed; resubmit the job to resume." >&2
+    echo "mpi-run.sh: checkpoint committed, but 'scontrol requeue $job' was refused: ${out:-no message}" >&2
+    echo "mpi-run.sh: submit with --requeue (and check that the cluster allows requeue, JobRequeue), or resubmit the same job script to resume." >&2
   fi
 fi
 exit "$rc"

@@ -778,7 +778,9 @@ public sealed partial class Checkpointer : IDisposable
     {
         Trigger.Signal => $"signal {StopSignals.LastSignal ?? "received on another rank"}".Replace("signal signal", "signal", StringComparison.Ordinal),
         Trigger.MaxRuntime => "--max-runtime reached",
-        Trigger.Walltime => "Slurm time limit near (--walltime-reserve)",
+        Trigger.Walltime => Walltime.RemainingSeconds is double left
+            ? string.Create(CultureInfo.InvariantCulture, $"Slurm time limit near: {left:F0} s left, less than --walltime-reserve")
+            : "Slurm time limit near (--walltime-reserve)",
         Trigger.Request => $"'{CheckpointDirectory.StopRequestName}' request file",
         _ => TriggerName(trigger),
     };
