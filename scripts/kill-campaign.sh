@@ -9,7 +9,13 @@ cd "$here"
 scripts/ensure-deps.sh test || exit $?
 dotnet build Coordinated.sln -c Release -nologo -v q >/dev/null || { echo "build failed" >&2; exit 1; }
 export COORDINATED_CAMPAIGN_TRIALS="${1:-200}" COORDINATED_CAMPAIGN_SEED="${2:-1}" COORDINATED_CAMPAIGN_LOG="$here/campaign.log"
-dotnet test Tests/Tests.csproj -c Release --no-build --filter "FullyQualifiedName~KillCampaignTests.Campaign" --logger "console;verbosity=normal" >/dev/null
+out="$(mktemp)"
+dotnet test Tests/Tests.csproj -c Release --no-build --filter "FullyQualifiedName~KillCampaignTests.Campaign" --logger "console;verbosity=normal" >"$out" 2>&1
 rc=$?
 cat "$COORDINATED_CAMPAIGN_LOG"
+if [ $rc -ne 0 ]; then
+  echo "--- the campaign failed; the end of the test runner's output:" >&2
+  grep -v '^ *trial [0-9]' "$out" | tail -n 40 >&2
+fi
+rm -f "$out"
 exit $rc

@@ -1,5 +1,7 @@
 using System.Reflection;
 
+[assembly: Coordinated.Tests.Infrastructure.ScratchCleanup]
+
 namespace Coordinated.Tests.Infrastructure;
 
 /// <summary>Paths into the repository and to the apps built alongside the tests.</summary>
@@ -43,9 +45,15 @@ internal static class Repo
     }
 }
 
-/// <summary>A per-test scratch directory under the system temp dir, removed when the test passes.</summary>
+/// <summary>
+/// A per-test scratch directory under the system temp dir, removed once the test has passed and kept (its path
+/// printed) when it failed. A <c>using</c> disposes it before NUnit knows the outcome, so the decision is made by
+/// <see cref="ScratchCleanupAttribute"/> after the test.
+/// </summary>
 internal sealed class TempDir : IDisposable
 {
+    private static readonly List<string> s_pending = [];
+
     internal TempDir()
     {
         Path = Directory.CreateTempSubdirectory("coordinated-test-").FullName;
@@ -57,21 +65,53 @@ internal sealed class TempDir : IDisposable
 
     public void Dispose()
     {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Passed)
+        lock (s_pending)
         {
-            try
-            {
-                Directory.Delete(Path, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
-        else
-        {
-            TestContext.Out.WriteLine($"kept scratch directory {Path}");
+            s_pending.Add(Path);
         }
     }
+
+    /// <summary>Deletes the directories disposed so far if <paramref name="passed"/>; otherwise says where they are.</summary>
+    internal static void Settle(bool passed)
+    {
+        string[] paths;
+        lock (s_pending)
+        {
+            paths = [.. s_pending];
+            s_pending.Clear();
+        }
+
+        foreach (string path in paths)
+        {
+            if (!passed)
+            {
+                TestContext.Out.WriteLine($"kept scratch directory {path}");
+                continue;
+            }
+
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+}
+
+/// <summary>After every test (and fixture), removes the scratch directories of what passed.</summary>
+[AttributeUsage(AttributeTargets.Assembly)]
+internal sealed class ScratchCleanupAttribute : Attribute, ITestAction
+{
+    public ActionTargets Targets => ActionTargets.Test | ActionTargets.Suite;
+
+    public void BeforeTest(NUnit.Framework.Interfaces.ITest test)
+    {
+    }
+
+    public void AfterTest(NUnit.Framework.Interfaces.ITest test) =>
+        TempDir.Settle(TestContext.CurrentContext.Result.Outcome.Status != NUnit.Framework.Interfaces.TestStatus.Failed);
 }
 
 /// <summary>Tools a test needs. On CI (CI=true) a missing tool fails the test with how to install it; locally it is ignored.</summary>
