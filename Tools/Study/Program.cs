@@ -15,7 +15,7 @@ var quick = new Option<bool>("--quick") { Description = "The short study for CI:
 var output = new Option<string?>("--out") { Description = "Output directory (study.parquet, study.png, summary.txt, runs/); created if missing", HelpName = "DIR" };
 var ranks = new Option<long>("--ranks") { Description = "MPI ranks of each NBody run [2]", HelpName = "R", CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: false) };
 var particles = new Option<long>("--particles") { Description = "NBody particles [quick 4096, default 8192]", HelpName = "N", CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: false) };
-var mtbf = new Option<double>("--mtbf") { Description = "Mean time between injected failures M (seconds, or 90s, 2m) [quick 8, default 20]", HelpName = "S", CustomParser = r => RuntimeCommandLine.ParseDuration(r, allowZero: false) };
+var mtbf = new Option<double>("--mtbf") { Description = "Mean time between injected failures M (seconds, or 90s, 2m) [quick 8, default 15]", HelpName = "S", CustomParser = r => RuntimeCommandLine.ParseDuration(r, allowZero: false) };
 var intervals = new Option<double[]?>("--intervals")
 {
     Description = "Checkpoint intervals to sweep, comma-separated (seconds of compute between checkpoints) [multiples of Daly's interval: quick 1/3,1,3; default 1/8 .. 4]",
@@ -23,7 +23,7 @@ var intervals = new Option<double[]?>("--intervals")
     CustomParser = ParseIntervals,
 };
 var trials = new Option<long>("--trials") { Description = "Trials per interval [quick 2, default 3]", HelpName = "T", CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: false) };
-var work = new Option<double>("--work") { Description = "Failure-free compute time of the fixed work (seconds) [quick 6, default 40]", HelpName = "S", CustomParser = r => RuntimeCommandLine.ParseDuration(r, allowZero: false) };
+var work = new Option<double>("--work") { Description = "Failure-free compute time of the fixed work (seconds) [quick 6, default 30]", HelpName = "S", CustomParser = r => RuntimeCommandLine.ParseDuration(r, allowZero: false) };
 var seed = new Option<long>("--seed") { Description = "Seed of the failure times [1]", CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: true) };
 var nbody = new Option<string?>("--nbody") { Description = "NBody.dll to run [the one built in this checkout]", HelpName = "DLL" };
 

@@ -51,17 +51,17 @@ internal sealed record StudySettings
         Repeats = 2,
     };
 
-    /// <summary>The default study: 6 intervals from Daly/8 to 4 Daly, 3 trials each; about 15-20 minutes on 2 cores.</summary>
+    /// <summary>The default study: 6 intervals from Daly/8 to 4 Daly, 3 trials each; about 15-25 minutes on 2 cores.</summary>
     public static StudySettings FullDefaults(string outDirectory, string nbodyDll) => new()
     {
         OutDirectory = outDirectory,
         NBodyDll = nbodyDll,
         Ranks = 2,
         Particles = 8192,
-        MtbfSeconds = 20,
+        MtbfSeconds = 15,
         DalyMultiples = [1.0 / 8, 1.0 / 4, 1.0 / 2, 1, 2, 4],
         Trials = 3,
-        WorkSeconds = 40,
+        WorkSeconds = 30,
         Seed = 1,
         Repeats = 3,
     };
