@@ -46,7 +46,7 @@ internal sealed record StudySettings
         MtbfSeconds = 8,
         DalyMultiples = [1.0 / 3, 1, 3],
         Trials = 2,
-        WorkSeconds = 6,
+        WorkSeconds = 7,
         Seed = 1,
         Repeats = 2,
     };
