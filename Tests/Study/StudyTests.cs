@@ -96,6 +96,7 @@ public sealed class QuickStudyTests
         Assert.That(rows.Select(r => r["interval_s"]).Distinct().Count(), Is.EqualTo(3));
         Assert.That(rows.GroupBy(r => r["interval_s"]).Select(g => g.Select(r => r["trial"]).Order()), Is.All.EqualTo(new double[] { 1, 2 }));
         Assert.That(rows.Sum(r => r["failures"]), Is.GreaterThan(0), "no failure was injected at all");
+        Assert.That(rows.Average(r => r["waste_fraction"]), Is.GreaterThan(0), "kills, restarts and checkpoints cost nothing on average?");
         using (Assert.EnterMultipleScope())
         {
             foreach (var r in rows)
@@ -110,12 +111,9 @@ public sealed class QuickStudyTests
                 Assert.That(r["failures"], Is.GreaterThanOrEqualTo(0), $"{where}: failures");
                 Assert.That(r["checkpoints"], Is.GreaterThanOrEqualTo(0), $"{where}: checkpoints");
                 Assert.That(r["waste_fraction"], Is.EqualTo((r["makespan_s"] - r["work_s"]) / r["makespan_s"]).Within(1e-12), $"{where}: waste definition");
+                // One trial can beat its round's reference when the machine's load drops meanwhile (2 shared cores), so
+                // a single row may be negative; it cannot reach -1 (makespan below half the reference) or 1.
                 Assert.That(r["waste_fraction"], Is.GreaterThan(-1).And.LessThan(1), $"{where}: waste");
-                if (r["failures"] > 0)
-                {
-                    // A failure costs at least a restart (about R) on top of the work: the run cannot beat the reference by much.
-                    Assert.That(r["makespan_s"], Is.GreaterThan(r["work_s"] * 0.9), $"{where}: makespan with failures");
-                }
 
                 // First-order model, worked out here: P = tau + C; waste = 1 - (tau/P)(1 - (R + P/2)/M).
                 double period = tau + c;
