@@ -33,6 +33,9 @@ internal sealed partial class NBodyRunner(StudySettings settings, string runsDir
     [GeneratedRegex(@"^nbody: \d+ particles .* step (\d+) -> (\d+)")]
     private static partial Regex HeaderLine();
 
+    [GeneratedRegex(@"^\[coordinated\] checkpoint step \d+ \(([a-z-]+)\): .* in ([\d.]+) s ")]
+    private static partial Regex CheckpointLine();
+
     public StudySettings Settings => settings;
 
     /// <summary>Measures step time, start-up, C and R, and sets the number of steps of the fixed work.</summary>
@@ -95,8 +98,17 @@ internal sealed partial class NBodyRunner(StudySettings settings, string runsDir
     }
 
     /// <summary>Launches NBody on the trial's checkpoint directory: <paramref name="steps"/> steps, checkpoints every <paramref name="interval"/> s.</summary>
+    /// <remarks>Not --quiet: the runtime's line for each committed checkpoint times the trial's accounting.</remarks>
     public MpiJob LaunchTrial(string directory, long steps, double interval) =>
-        Launch(directory, steps, "--checkpoint-every-seconds", interval.ToString("R", CultureInfo.InvariantCulture), "--report-every", "0", "--quiet");
+        Launch(directory, steps, "--checkpoint-every-seconds", interval.ToString("R", CultureInfo.InvariantCulture), "--report-every", "0");
+
+    /// <summary>
+    /// The runtime's line for each committed checkpoint, printed right after the commit: when (seconds from launch),
+    /// the trigger, and its cost.
+    /// </summary>
+    public static List<(double Seconds, string Trigger, double Cost)> CheckpointLines(MpiJob job) =>
+        [.. job.Lines(CheckpointLine()).Select(l => (l.Seconds, l.Match.Groups[1].Value,
+            double.Parse(l.Match.Groups[2].Value, CultureInfo.InvariantCulture)))];
 
     public string FreshDirectory(string name)
     {

@@ -70,7 +70,7 @@ internal sealed partial class MpiJob : IDisposable
         return job;
     }
 
-    /// <summary>Seconds from the launch to the exit (valid once it has exited).</summary>
+    /// <summary>Seconds from the launch to its exit, or to the kill (valid once it has exited or was killed).</summary>
     public double ExitSeconds { get; private set; }
 
     public int ExitCode => _process.ExitCode;
@@ -116,6 +116,7 @@ internal sealed partial class MpiJob : IDisposable
     /// </summary>
     public void KillNine()
     {
+        ExitSeconds = _clock.Elapsed.TotalSeconds; // the instant of the failure; what the job did after it is lost anyway
         int session = _process.Id; // setsid made the launched process the leader of a new session
         var deadline = Stopwatch.StartNew();
         while (true)
@@ -145,7 +146,6 @@ internal sealed partial class MpiJob : IDisposable
         }
 
         _process.WaitForExit();
-        ExitSeconds = _clock.Elapsed.TotalSeconds;
     }
 
     private void EnsureSessionEmpty(string when)

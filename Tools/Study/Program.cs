@@ -24,7 +24,7 @@ var intervals = new Option<double[]?>("--intervals")
 };
 var trials = new Option<long>("--trials") { Description = "Trials per interval [quick 2, default 3]", HelpName = "T", CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: false) };
 var work = new Option<double>("--work") { Description = "Failure-free compute time of the fixed work (seconds) [quick 7, default 30]", HelpName = "S", CustomParser = r => RuntimeCommandLine.ParseDuration(r, allowZero: false) };
-var seed = new Option<long>("--seed") { Description = "Seed of the failure times [1]", CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: true) };
+var seed = new Option<long>("--seed") { Description = "Seed of the failure times [quick 3, default 1]", CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: true) };
 var nbody = new Option<string?>("--nbody") { Description = "NBody.dll to run [the one built in this checkout]", HelpName = "DLL" };
 
 var command = new RootCommand(

@@ -47,7 +47,8 @@ internal sealed record StudySettings
         DalyMultiples = [1.0 / 3, 1, 3],
         Trials = 2,
         WorkSeconds = 7,
-        Seed = 1,
+        Seed = 3, // its first failures come at 5.2 s (trial 1) and 2.5 s (trial 2): every quick run exercises kills
+        // even when the machine is faster than when the step time was measured
         Repeats = 2,
     };
 
