@@ -9,7 +9,7 @@ namespace Coordinated.Study;
 /// average one every M seconds of wall time) costs the restart R plus the work since the last checkpoint, P/2 on
 /// average. With T the makespan and W the failure-free work: T (1 - (R + P/2)/M) = W P / tau, so
 /// <code>waste = (T - W) / T = 1 - (tau / P) (1 - (R + P/2) / M)</code>
-/// (the form in Hérault and Robert, "Fault-Tolerance Techniques for High-Performance Computing", 2015, ch. 1).
+/// (the form used in Hérault and Robert (eds.), "Fault-Tolerance Techniques for High-Performance Computing", 2015).
 /// When R + P/2 reaches M the run never finishes in this model and the waste is 1.
 /// </remarks>
 internal static class WasteModel
