@@ -4,7 +4,8 @@
 #   ./mpi-run.sh [-n RANKS] APP [ARGS...]
 #
 # APP is counter, nbody, bench (the checkpoint benchmark), kernel-bench (NBody's force kernel vs C), study (the
-# checkpoint-interval study), or a path to an app's .dll. ARGS go to the app
+# checkpoint-interval study, docs/STUDY.md: not itself an MPI program, it launches NBody under mpirun many times and
+# kills it; -n R becomes its --ranks R), or a path to an app's .dll. ARGS go to the app
 # (see `./mpi-run.sh APP --help`). Outside Slurm it starts RANKS processes with mpirun (default 4); inside a
 # Slurm allocation it uses `srun --mpi=pmix` (ranks from the allocation unless -n is given).
 #
@@ -46,16 +47,17 @@ case "$app" in
   nbody)   project="Apps/NBody/NBody.csproj";     dll="Apps/NBody/bin/Release/net10.0/NBody.dll";     pre=() ;;
   kernel-bench) project="Apps/NBody/NBody.csproj"; dll="Apps/NBody/bin/Release/net10.0/NBody.dll"; pre=(bench-kernel); ranks=1 ;;
   bench)   project="bench/CheckpointBench/CheckpointBench.csproj"; dll="bench/CheckpointBench/bin/Release/net10.0/CheckpointBench.dll"; pre=() ;;
+  study)   project="Tools/Study/Study.csproj";    dll="Tools/Study/bin/Release/net10.0/Study.dll";    pre=() ;;
   *.dll)   project=""; dll="$app"; pre=() ;;
-  *) echo "error: unknown app '$app' (use counter, nbody, bench, or a path to a .dll)" >&2; exit 64 ;;
+  *) echo "error: unknown app '$app' (use counter, nbody, bench, kernel-bench, study, or a path to a .dll)" >&2; exit 64 ;;
 esac
 
-"$here/scripts/ensure-deps.sh" runtime || exit $?
+if [ "$app" = study ]; then "$here/scripts/ensure-deps.sh" study || exit $?; else "$here/scripts/ensure-deps.sh" runtime || exit $?; fi
 
 if [ -n "$project" ]; then
   dll="$here/$dll"
   # Build Release when the app is missing or any source is newer than it.
-  if [ ! -f "$dll" ] || [ -n "$(find "$here/Runtime" "$here/Apps" "$here/bench" "$here/Directory.Build.props" "$here/Directory.Packages.props" \
+  if [ ! -f "$dll" ] || [ -n "$(find "$here/Runtime" "$here/Apps" "$here/bench" "$here/Tools" "$here/Parquet" "$here/Directory.Build.props" "$here/Directory.Packages.props" \
         \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer "$dll" -not -path '*/obj/*' -not -path '*/bin/*' -print -quit)" ]; then
     echo "mpi-run.sh: building $project (Release) ..." >&2
     log=$(mktemp)
@@ -66,6 +68,11 @@ if [ -n "$project" ]; then
   fi
 fi
 [ -f "$dll" ] || { echo "error: $dll does not exist" >&2; exit 64; }
+
+# The study orchestrates mpirun runs itself (and kills them): it runs as a plain process.
+if [ "$app" = study ]; then
+  exec dotnet "$dll" ${ranks:+--ranks "$ranks"} "$@"
+fi
 
 export TERM=dumb   # keeps terminal-control sequences out of rank output
 if [ -n "${SLURM_JOB_ID:-}" ] && command -v srun >/dev/null 2>&1; then

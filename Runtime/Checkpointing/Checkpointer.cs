@@ -124,6 +124,11 @@ public sealed partial class Checkpointer : IDisposable
             checkpointer.Log($"removed {name}, left by a run that was killed while writing it");
         }
 
+        if (options.AutoInterval && checkpointer._interval.CurrentIntervalSeconds is double first)
+        {
+            checkpointer.Log($"auto interval: {checkpointer._interval.Explain()}; first checkpoint in {first.ToString("F1", CultureInfo.InvariantCulture)} s, then updated from each measured cost");
+        }
+
         int restarts = checkpointer.RestartCount;
         if (restarts > options.MaxRequeues)
         {

@@ -14,7 +14,7 @@ internal sealed class IntervalPolicy(CheckpointOptions options)
     private readonly List<double> _costs = [];
 
     internal double? CurrentIntervalSeconds =>
-        options.AutoInterval ? Daly(MeasuredCost ?? InitialCostGuessSeconds, options.MtbfSeconds)
+        options.AutoInterval ? OptimalInterval.Daly(MeasuredCost ?? InitialCostGuessSeconds, options.MtbfSeconds)
         : options.EverySeconds > 0 ? options.EverySeconds
         : null;
 
@@ -23,21 +23,12 @@ internal sealed class IntervalPolicy(CheckpointOptions options)
 
     internal void Observe(double checkpointSeconds) => _costs.Add(checkpointSeconds);
 
-    internal string Explain() => string.Create(CultureInfo.InvariantCulture,
-        $"Daly's interval for checkpoint cost C = {MeasuredCost ?? InitialCostGuessSeconds:F3} s ({(_costs.Count == 0 ? "initial guess" : $"mean of last {Math.Min(5, _costs.Count)} measured")}) and MTBF M = {options.MtbfSeconds:F0} s is {CurrentIntervalSeconds:F1} s (Young's sqrt(2CM) = {Young(MeasuredCost ?? InitialCostGuessSeconds, options.MtbfSeconds):F1} s)");
-
-    /// <summary>Young (1974): sqrt(2 C M).</summary>
-    public static double Young(double cost, double mtbf) => Math.Sqrt(2 * cost * mtbf);
-
-    /// <summary>Daly (2006), the higher-order estimate of the optimum compute time between checkpoints.</summary>
-    public static double Daly(double cost, double mtbf)
+    /// <summary>Why the current interval is what it is: the cost it used (guessed or measured), M, Daly's and Young's values.</summary>
+    internal string Explain()
     {
-        if (cost >= 2 * mtbf)
-        {
-            return mtbf;
-        }
-
-        double ratio = cost / (2 * mtbf);
-        return (Math.Sqrt(2 * cost * mtbf) * (1 + (Math.Sqrt(ratio) / 3) + (ratio / 9))) - cost;
+        double cost = MeasuredCost ?? InitialCostGuessSeconds;
+        string source = _costs.Count == 0 ? "initial guess, nothing measured yet" : $"mean of last {Math.Min(5, _costs.Count)} measured";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Daly's interval for checkpoint cost C = {cost:F3} s ({source}) and MTBF M = {options.MtbfSeconds:0.###} s is {CurrentIntervalSeconds:F1} s (Young's sqrt(2CM) = {OptimalInterval.Young(cost, options.MtbfSeconds):F1} s)");
     }
 }

@@ -231,7 +231,8 @@ public sealed class RuntimeCommandLine
         return seconds;
     }
 
-    internal static double? TryParseDuration(string text)
+    /// <summary>Seconds for a duration such as 600, 600s, 15m, 2h or 1.5h; null if <paramref name="text"/> is not one.</summary>
+    public static double? TryParseDuration(string text)
     {
         text = text.Trim();
         double unit = 1;

@@ -17,6 +17,21 @@ internal static class Repo
 
     internal static string NBodyDll => AppDll("NBody");
 
+    /// <summary>The checkpoint-interval study (Tools/Study), built with the solution.</summary>
+    internal static string StudyDll
+    {
+        get
+        {
+            string path = Path.Combine(Root, "Tools", "Study", "bin", Configuration, "net10.0", "Study.dll");
+            if (!File.Exists(path))
+            {
+                Assert.Fail($"{path} is missing; build the solution first (dotnet build Coordinated.sln -c {Configuration}).");
+            }
+
+            return path;
+        }
+    }
+
     internal static string AppDll(string name)
     {
         string path = Path.Combine(Root, "Apps", name, "bin", Configuration, "net10.0", name + ".dll");

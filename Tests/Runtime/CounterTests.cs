@@ -245,13 +245,16 @@ public class CounterTests
         using var job = Job.Mpi(2, Repo.CounterDll, Args(dir, 60, 0.05, "--checkpoint-interval", "auto", "--mtbf", "2"));
         job.ExpectExit(0);
         Assert.That(job.Stdout, Does.Match(@"checkpoint step \d+ \(auto-interval\)"));
+        // At start-up it says which interval it starts with and that the cost is a guess until measured.
+        Assert.That(job.Stdout, Does.Contain(
+            "auto interval: Daly's interval for checkpoint cost C = 1.000 s (initial guess, nothing measured yet) and MTBF M = 2 s is 1.4 s (Young's sqrt(2CM) = 2.0 s); first checkpoint in 1.4 s"));
         // After the first checkpoint the initial 1 s guess is replaced by the measured cost, and the interval shrinks.
         var explained = System.Text.RegularExpressions.Regex.Matches(job.Stdout, @"auto interval: Daly's interval for checkpoint cost C = ([\d.]+) s \(mean of last \d measured\) and MTBF M = 2 s is ([\d.]+) s");
         Assert.That(explained, Is.Not.Empty);
         double cost = double.Parse(explained[0].Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         double interval = double.Parse(explained[0].Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
         Assert.That(cost, Is.LessThan(1.0));
-        Assert.That(interval, Is.EqualTo(Coordinated.Checkpointing.IntervalPolicy.Daly(cost, 2)).Within(0.06));
+        Assert.That(interval, Is.EqualTo(Coordinated.Checkpointing.OptimalInterval.Daly(cost, 2)).Within(0.06));
         var metrics = File.ReadAllLines(dir["ckpt/metrics.jsonl"]).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
         Assert.That(metrics.Where(m => m.GetProperty("trigger").GetString() == "auto-interval").Count(), Is.GreaterThanOrEqualTo(2));
     }

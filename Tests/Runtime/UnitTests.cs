@@ -87,7 +87,7 @@ public class PartitionTests
 public class IntervalFormulaTests
 {
     [Test]
-    public void Young_is_sqrt_2CM() => Assert.That(IntervalPolicy.Young(2, 3600), Is.EqualTo(120).Within(1e-12));
+    public void Young_is_sqrt_2CM() => Assert.That(OptimalInterval.Young(2, 3600), Is.EqualTo(120).Within(1e-12));
 
     [Test]
     public void Daly_matches_the_published_series()
@@ -95,21 +95,21 @@ public class IntervalFormulaTests
         // C = 10 s, M = 3600 s: sqrt(7200*10)=268.33; x = C/2M = 1/720; 268.33*(1 + sqrt(x)/3 + x/9) - 10.
         double x = 10.0 / 7200;
         double expected = (Math.Sqrt(72000) * (1 + (Math.Sqrt(x) / 3) + (x / 9))) - 10;
-        Assert.That(IntervalPolicy.Daly(10, 3600), Is.EqualTo(expected).Within(1e-9));
-        Assert.That(IntervalPolicy.Daly(10, 3600), Is.LessThan(IntervalPolicy.Young(10, 3600)));
+        Assert.That(OptimalInterval.Daly(10, 3600), Is.EqualTo(expected).Within(1e-9));
+        Assert.That(OptimalInterval.Daly(10, 3600), Is.LessThan(OptimalInterval.Young(10, 3600)));
     }
 
     [Test]
-    public void Daly_is_M_when_the_cost_exceeds_2M() => Assert.That(IntervalPolicy.Daly(100, 40), Is.EqualTo(40));
+    public void Daly_is_M_when_the_cost_exceeds_2M() => Assert.That(OptimalInterval.Daly(100, 40), Is.EqualTo(40));
 
     [Test]
     public void Auto_policy_uses_the_measured_cost()
     {
         var policy = new IntervalPolicy(new CheckpointOptions { AutoInterval = true, MtbfSeconds = 600 });
-        Assert.That(policy.CurrentIntervalSeconds, Is.EqualTo(IntervalPolicy.Daly(IntervalPolicy.InitialCostGuessSeconds, 600)));
+        Assert.That(policy.CurrentIntervalSeconds, Is.EqualTo(OptimalInterval.Daly(IntervalPolicy.InitialCostGuessSeconds, 600)));
         policy.Observe(0.2);
         policy.Observe(0.4);
-        Assert.That(policy.CurrentIntervalSeconds, Is.EqualTo(IntervalPolicy.Daly(0.3, 600)).Within(1e-12));
+        Assert.That(policy.CurrentIntervalSeconds, Is.EqualTo(OptimalInterval.Daly(0.3, 600)).Within(1e-12));
         Assert.That(policy.Explain(), Does.Contain("M = 600 s"));
     }
 }

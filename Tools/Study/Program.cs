@@ -1,0 +1,212 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Coordinated;
+using Coordinated.Checkpointing;
+using Coordinated.Hosting;
+using Coordinated.Study;
+
+// The checkpoint-interval study: measures C, R and the step time of NBody, then runs a fixed amount of NBody work at
+// several checkpoint intervals under real kill -9 failures at exponential times, restarting until it is done, and
+// sets the measured waste beside the first-order model and Young's and Daly's intervals. See docs/STUDY.md.
+
+var quick = new Option<bool>("--quick") { Description = "The short study for CI: 4096 particles, M = 8 s, 3 intervals x 2 trials, under 3 minutes on 2 cores" };
+var output = new Option<string?>("--out") { Description = "Output directory (study.parquet, study.png, summary.txt, runs/); created if missing", HelpName = "DIR" };
+var ranks = new Option<long>("--ranks") { Description = "MPI ranks of each NBody run [2]", HelpName = "R", CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: false) };
+var particles = new Option<long>("--particles") { Description = "NBody particles [quick 4096, default 8192]", HelpName = "N", CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: false) };
+var mtbf = new Option<double>("--mtbf") { Description = "Mean time between injected failures M (seconds, or 90s, 2m) [quick 8, default 15]", HelpName = "S", CustomParser = r => RuntimeCommandLine.ParseDuration(r, allowZero: false) };
+var intervals = new Option<double[]?>("--intervals")
+{
+    Description = "Checkpoint intervals to sweep, comma-separated (seconds of compute between checkpoints) [multiples of Daly's interval: quick 1/3,1,3; default 1/8 .. 4]",
+    HelpName = "a,b,c",
+    CustomParser = ParseIntervals,
+};
+var trials = new Option<long>("--trials") { Description = "Trials per interval [quick 2, default 3]", HelpName = "T", CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: false) };
+var work = new Option<double>("--work") { Description = "Failure-free compute time of the fixed work (seconds) [quick 7, default 30]", HelpName = "S", CustomParser = r => RuntimeCommandLine.ParseDuration(r, allowZero: false) };
+var seed = new Option<long>("--seed") { Description = "Seed of the failure times [quick 3, default 1]", CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: true) };
+var nbody = new Option<string?>("--nbody") { Description = "NBody.dll to run [the one built in this checkout]", HelpName = "DLL" };
+
+var command = new RootCommand(
+    "Checkpoint-interval study: measures the checkpoint cost C, the restart cost R and the step time of NBody, then runs a " +
+    "fixed amount of work at several checkpoint intervals under real kill -9 failures at exponential times (mean M), " +
+    "restarting from the newest snapshot until done, and compares the measured waste with the model and with Young's and " +
+    "Daly's intervals. Writes DIR/study.parquet, DIR/study.png and DIR/summary.txt. Exit 0 done, 64 bad arguments, 69 a tool is missing, 1 a run failed.")
+{
+    quick, output, ranks, particles, mtbf, intervals, trials, work, seed, nbody,
+};
+command.Validators.Add(r =>
+{
+    if (string.IsNullOrWhiteSpace(r.GetValue(output)))
+    {
+        r.AddError("--out DIR is required (where study.parquet and study.png go)");
+    }
+
+    if (r.GetResult(particles) is not null && r.GetResult(ranks) is not null && r.GetValue(particles) < r.GetValue(ranks))
+    {
+        r.AddError("--particles must be at least --ranks");
+    }
+
+    if (r.GetValue(particles) > 1_000_000)
+    {
+        r.AddError("--particles: at most 1000000 (a step would take minutes)");
+    }
+});
+command.SetAction(result =>
+{
+    string outDirectory = Path.GetFullPath(result.GetValue(output)!);
+    string? dll = result.GetValue(nbody) ?? DefaultNBodyDll();
+    if (dll is null || !File.Exists(dll))
+    {
+        Console.Error.WriteLine($"error: {(dll is null ? "NBody.dll was not found next to this checkout" : $"{dll} does not exist")}; build it (dotnet build Coordinated.sln -c Release) or give --nbody");
+        return ExitCodes.Usage;
+    }
+
+    var settings = result.GetValue(quick) ? StudySettings.QuickDefaults(outDirectory, Path.GetFullPath(dll)) : StudySettings.FullDefaults(outDirectory, Path.GetFullPath(dll));
+    settings = settings with
+    {
+        Ranks = result.GetResult(ranks) is null ? settings.Ranks : (int)result.GetValue(ranks),
+        Particles = result.GetResult(particles) is null ? settings.Particles : (int)result.GetValue(particles),
+        MtbfSeconds = result.GetResult(mtbf) is null ? settings.MtbfSeconds : result.GetValue(mtbf),
+        Intervals = result.GetResult(intervals) is null ? null : result.GetValue(intervals),
+        Trials = result.GetResult(trials) is null ? settings.Trials : (int)result.GetValue(trials),
+        WorkSeconds = result.GetResult(work) is null ? settings.WorkSeconds : result.GetValue(work),
+        Seed = result.GetResult(seed) is null ? settings.Seed : result.GetValue(seed),
+    };
+    return StudyMain.Run(settings);
+});
+
+var parse = command.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (var error in parse.Errors)
+    {
+        Console.Error.WriteLine($"error: {error.Message}");
+    }
+
+    Console.Error.WriteLine("Add --help to see every option.");
+    return ExitCodes.Usage;
+}
+
+return parse.Invoke();
+
+static double[] ParseIntervals(ArgumentResult r)
+{
+    string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+    var values = new List<double>();
+    foreach (string part in text.Split(',', StringSplitOptions.TrimEntries))
+    {
+        if (RuntimeCommandLine.TryParseDuration(part) is not double seconds || seconds <= 0)
+        {
+            r.AddError($"--intervals: '{part}' is not a positive duration (example: --intervals 0.5,1,2,4)");
+            return [];
+        }
+
+        values.Add(seconds);
+    }
+
+    if (values.Distinct().Count() != values.Count)
+    {
+        r.AddError("--intervals: an interval is given twice");
+    }
+
+    return [.. values.Order()];
+}
+
+static string? DefaultNBodyDll()
+{
+    // Tools/Study/bin/<Configuration>/net10.0/Study.dll -> Apps/NBody/bin/<Configuration>/net10.0/NBody.dll
+    var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
+    string? configuration = here.Parent?.Name;
+    for (var dir = here; dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "Coordinated.sln")))
+        {
+            return Path.Combine(dir.FullName, "Apps", "NBody", "bin", configuration ?? "Release", "net10.0", "NBody.dll");
+        }
+    }
+
+    return null;
+}
+
+namespace Coordinated.Study
+{
+    /// <summary>The study from calibration to report.</summary>
+    internal static class StudyMain
+    {
+        /// <summary>Exit code when a tool the study needs is missing (EX_UNAVAILABLE).</summary>
+        public const int Unavailable = 69;
+
+        public static int Run(StudySettings settings)
+        {
+            foreach (var (tool, package) in (ReadOnlySpan<(string, string)>)[("gnuplot", "gnuplot-nox"), ("mpirun", "openmpi-bin"), ("setsid", "util-linux")])
+            {
+                if (!OnPath(tool))
+                {
+                    Console.Error.WriteLine($"error: the study needs {tool}; install it with: apt-get install {package} (or scripts/ensure-deps.sh study)");
+                    return Unavailable;
+                }
+            }
+
+            var progress = new Progress(Console.Error);
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupted);
+            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupted);
+            try
+            {
+                Directory.CreateDirectory(settings.OutDirectory);
+                string runs = Path.Combine(settings.OutDirectory, "runs");
+                Directory.CreateDirectory(runs);
+                var runner = new NBodyRunner(settings, runs, progress);
+                Measurements measured = runner.Calibrate();
+                if (settings.MtbfSeconds <= 1.5 * measured.RestartSeconds)
+                {
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"error: --mtbf {settings.MtbfSeconds:0.###} s is too short for the measured restart cost R = {measured.RestartSeconds:F2} s: most restarts would be killed before they resume. Use --mtbf {Math.Ceiling(4 * measured.RestartSeconds)} or more."));
+                    return ExitCodes.Usage;
+                }
+
+                double daly = OptimalInterval.Daly(measured.CheckpointSeconds, settings.MtbfSeconds);
+                IReadOnlyList<double> sweep = settings.Intervals ?? [.. settings.DalyMultiples.Select(f => TwoSignificantDigits(f * daly)).Distinct().Order()];
+                progress.Say(string.Create(CultureInfo.InvariantCulture,
+                    $"calibrated: step {1000 * measured.StepSeconds:F2} ms, C = {measured.CheckpointSeconds:F3} s, R = {measured.RestartSeconds:F2} s, work {measured.Steps} steps; " +
+                    $"Young {OptimalInterval.Young(measured.CheckpointSeconds, settings.MtbfSeconds):F2} s, Daly {daly:F2} s; sweeping {string.Join(", ", sweep.Select(i => i.ToString("0.###", CultureInfo.InvariantCulture)))} s x {settings.Trials} trials"));
+
+                List<TrialResult> trials = new Sweep(runner, measured, progress).Run(sweep);
+                var report = new Report(settings, measured, sweep, trials);
+                progress.Say(string.Create(CultureInfo.InvariantCulture,
+                    $"over the whole study: C = {report.Cost:F3} s, R = {report.Restart:F2} s (the model and Young's and Daly's intervals below use these)"));
+                report.WriteParquet(Path.Combine(settings.OutDirectory, "study.parquet"));
+                report.Plot(settings.OutDirectory, Path.Combine(settings.OutDirectory, "study.png"));
+                string summary = report.Summary();
+                File.WriteAllText(Path.Combine(settings.OutDirectory, "summary.txt"), summary);
+                Console.Out.Write(summary);
+                progress.Say($"wrote {Path.Combine(settings.OutDirectory, "study.parquet")}, study.png and summary.txt in {progress.Elapsed.TotalMinutes:F1} minutes");
+                return ExitCodes.Success;
+            }
+            catch (StudyException e)
+            {
+                MpiJob.KillAll();
+                Console.Error.WriteLine($"error: {e.Message}");
+                return ExitCodes.Failure;
+            }
+        }
+
+        /// <summary>Rounds to two significant digits (0.1372 -> 0.14, 13.72 -> 14).</summary>
+        internal static double TwoSignificantDigits(double x)
+        {
+            double scale = Math.Pow(10, Math.Floor(Math.Log10(x)) - 1);
+            return Math.Round(Math.Round(x / scale) * scale, 12); // the second rounding drops 0.14000000000000001's tail
+        }
+
+        private static void Interrupted(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            Console.Error.WriteLine($"study: got {context.Signal}; killing the running NBody job and stopping");
+            MpiJob.KillAll();
+            Environment.Exit(130);
+        }
+
+        private static bool OnPath(string name) =>
+            (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Any(dir => File.Exists(Path.Combine(dir, name)));
+    }
+}
