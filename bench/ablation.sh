@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/ablation.sh: what each I/O choice is worth. Runs the checkpoint benchmark with the defaults and with each
-# choice switched back through COORDINATED_IO (see Runtime/Checkpointing/IoTuning.cs), alternating, ROUNDS times.
+# choice switched through COORDINATED_IO (see Runtime/Checkpointing/IoTuning.cs), alternating, ROUNDS times.
 #
 #   bench/ablation.sh [--ranks 4] [--particles 2000000] [--rounds 5] [--repeat 4] [--dir DIR]
 #
@@ -51,5 +51,5 @@ print("|---|---:|---:|---:|---:|")
 for v, g in by.items():
     c, r = med(g["ckpt"]), med(g["restart"])
     print(f"| {v} | {c:.3f} | {c / d:.2f}x | {r:.3f} | {r / dr:.2f}x |")
-print(f"(medians over {len(by['defaults']['ckpt'])} checkpoints and {len(by['defaults']['restart'])} restarts per variant; > 1.00x: slower without that choice)")
+print(f"(medians over {len(by['defaults']['ckpt'])} checkpoints and {len(by['defaults']['restart'])} restarts per variant; > 1.00x: the variant is slower than the defaults)")
 PY

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/compare.sh: our coordinated checkpoint vs an h5py-mpi writer vs dd, side by side, in one run.
 #
-#   bench/compare.sh [--ranks 1,2,4] [--particles 250000,2000000,8000000] [--rounds 3] [--repeat 3] [--dir DIR]
+#   bench/compare.sh [--ranks 1,2,4] [--particles 250000,2000000,8000000] [--rounds 3] [--repeat 3] [--gap 0.5] [--dir DIR]
 #
 # For every rank count and size it alternates, ROUNDS times: our benchmark (./mpi-run.sh bench: REPEAT
 # checkpoints through the runtime's commit protocol, checksums, fsync and rename), bench/h5py_writer.py (the
@@ -10,18 +10,20 @@
 # rename (slowest rank); process start-up is not counted for anyone, and the first write of each run of ours and of
 # h5py (JIT compilation, library warm-up) is dropped when REPEAT > 1. Prints a table of medians and ratios, plus
 # our restart (read + verify) time, the per-step agreement cost and the signal-to-committed-snapshot latency.
-# DIR (default: a new directory under /tmp) must be on the file system you care about; it is removed afterwards.
+# Writes are GAP seconds apart in all three (the computation between checkpoints; superseded files are deleted in
+# the gap). DIR (default: a new directory under /tmp) must be on the file system you care about; it is removed afterwards.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ranks_list="1,2,4"; sizes="250000,2000000,8000000"; rounds=3; repeat=3; dir=""
+ranks_list="1,2,4"; sizes="250000,2000000,8000000"; rounds=3; repeat=3; gap=0.5; dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --ranks) ranks_list="$2"; shift 2 ;;
     --particles) sizes="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
+    --gap) gap="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown option '$1' (see --help)" >&2; exit 64 ;;
   esac
 done
@@ -44,16 +46,17 @@ for r in ${ranks_list//,/ }; do
     for round in $(seq 1 "$rounds"); do
       echo "compare: ranks $r, $n particles ($mb MiB), round $round/$rounds" >&2
       rm -rf "$base/ours"; mkdir -p "$base/ours"
-      "$here/mpi-run.sh" -n "$r" bench --particles "$n" --repeat "$repeat" --checkpoint-dir "$base/ours" --keep 1 --json \
+      "$here/mpi-run.sh" -n "$r" bench --particles "$n" --repeat "$repeat" --checkpoint-dir "$base/ours" --keep 1 --gap "$gap" --json \
         | grep '^{' | sed "s/^{/{\"writer\":\"ours\",/" >> "$results"
       rm -rf "$base/h5py"; mkdir -p "$base/h5py"
-      mpirun --quiet -n "$r" --oversubscribe --bind-to none /usr/bin/python3 "$here/bench/h5py_writer.py" "$n" "$repeat" "$base/h5py" \
+      mpirun --quiet -n "$r" --oversubscribe --bind-to none /usr/bin/python3 "$here/bench/h5py_writer.py" "$n" "$repeat" "$base/h5py" "$gap" \
         | grep '^{' >> "$results"
       rm -rf "$base/dd"; mkdir -p "$base/dd"
       for k in $(seq 1 "$repeat"); do
+        [ "$k" -gt 1 ] && sleep "$gap"
         t0=$(date +%s.%N)
         dd if=/dev/zero of="$base/dd/dd.tmp" bs=1M count="$mb" conv=fsync status=none
-        mv "$base/dd/dd.tmp" "$base/dd/dd.bin"; sync -f "$base/dd"
+        mv "$base/dd/dd.tmp" "$base/dd/dd.bin"; sync "$base/dd"
         t1=$(date +%s.%N)
         echo "{\"writer\":\"dd\",\"particles\":$n,\"ranks\":$r,\"seconds\":[$(echo "$t1 - $t0" | bc -l | sed 's/^\./0./')]}" >> "$results"
         rm -f "$base/dd/dd.bin"

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The h5py-mpi peer of our checkpoint: the same pos+vel arrays ([N,3] float64 each, same values as
 bench/CheckpointBench), written collectively with the mpio driver to a temporary name, then fsync and rename,
-K times. Prints one line of JSON with the per-write seconds (slowest rank, from the barrier before create
-to the rename). Usage: mpirun -n R python3 bench/h5py_writer.py N K DIR"""
+K times, GAP seconds apart (the computation between checkpoints; the previous file is deleted at
+the start of the gap, untimed, as our runtime deletes it in the background). Prints one line of JSON with the per-write seconds (slowest rank, from the barrier before create
+to the rename). Usage: mpirun -n R python3 bench/h5py_writer.py N K DIR [GAP]"""
 import json, os, sys, time
 
 import h5py
@@ -11,6 +12,7 @@ from mpi4py import MPI
 
 comm = MPI.COMM_WORLD
 n, repeat, directory = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+gap = float(sys.argv[4]) if len(sys.argv) > 4 else 0.5
 rank, size = comm.Get_rank(), comm.Get_size()
 first = rank * (n // size) + min(rank, n % size)
 count = n // size + (1 if rank < n % size else 0)
@@ -21,6 +23,8 @@ times = []
 for k in range(repeat):
     final = os.path.join(directory, f"h5py-{k:03d}.h5")
     temp = final + ".tmp"
+    if k > 0:
+        time.sleep(gap)
     comm.Barrier()
     t0 = time.perf_counter()
     with h5py.File(temp, "w", driver="mpio", comm=comm) as f:

@@ -208,9 +208,8 @@ internal sealed partial class CheckpointDirectory : IDisposable
         FlushDirectory(Path);
         FaultInjection.At("latest-written", 0, step);
 
-        // Retention runs only after the new snapshot is durable, and off the critical path: unlinking a large file
-        // takes tens of milliseconds on ext4, which the application need not wait for. The next commit and
-        // Dispose wait for it, so two deletions never overlap and nothing is left half-done at exit.
+        // Retention runs only after the new snapshot is durable, on a background thread (IoTuning.DeferDeletion):
+        // the app need not wait for the unlink. The next commit and Dispose wait for it, so deletions never overlap.
         var removed = new List<string>();
         foreach (var (s, name) in ListCommitted().Skip(keep))
         {

@@ -7,7 +7,8 @@ using Coordinated.Hosting;
 using Coordinated.Mpi;
 
 // Checkpoint benchmark: N particles' positions and velocities ([N,3] float64 each, like NBody) are checkpointed
-// K times through exactly the path the apps use (commit protocol, checksums, fsync). Then: one restart (read and
+// K times through exactly the path the apps use (commit protocol, checksums, fsync), --gap seconds apart (the
+// computation an app does between checkpoints). Then: one restart (read and
 // verify), the per-step cost of the trigger agreement, and the latency from a signal to a committed snapshot.
 // Usage: ./mpi-run.sh -n R bench --particles N --repeat K --checkpoint-dir DIR
 
@@ -29,10 +30,15 @@ var agreeSteps = new Option<long>("--agreement-steps")
     DefaultValueFactory = _ => 2000,
     CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: true),
 };
+var gap = new Option<double>("--gap")
+{
+    Description = "Seconds between checkpoints, standing in for the computation an app does between them (0 = back to back)",
+    DefaultValueFactory = _ => 0.5,
+};
 var json = new Option<bool>("--json") { Description = "Also print one JSON summary line (for scripts)" };
 var root = new RootCommand("Coordinated checkpoint benchmark (write, restart, agreement, signal latency).")
 {
-    particles, repeat, agreeSteps, json,
+    particles, repeat, agreeSteps, gap, json,
 };
 
 return CoordinatedApp.Run(root, args, context =>
@@ -62,6 +68,11 @@ return CoordinatedApp.Run(root, args, context =>
         checkpointer.Restore();
         for (long step = 1; step <= k; step++)
         {
+            if (step > 1 && context.Parse.GetValue(gap) > 0)
+            {
+                Thread.Sleep(TimeSpan.FromSeconds(context.Parse.GetValue(gap))); // the app's computation between checkpoints
+            }
+
             world.Barrier();
             var report = checkpointer.Checkpoint(step);
             double slowest = world.Allreduce(report.TotalSeconds, ReduceOp.Max);
