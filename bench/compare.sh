@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # bench/compare.sh: our coordinated checkpoint vs an h5py-mpi writer vs dd, side by side, in one run.
 #
-#   bench/compare.sh [--ranks 1,2,4] [--particles 250000,2000000,8000000] [--rounds 3] [--repeat 3] [--gap 0.5] [--dir DIR]
+#   bench/compare.sh [--ranks 1,2,4] [--particles 250000,2000000,8000000] [--rounds 2] [--repeat 6] [--warmup 3]
+#                    [--gap 0.5] [--dir DIR]
 #
 # For every rank count and size it alternates, ROUNDS times: our benchmark (./mpi-run.sh bench: REPEAT
 # checkpoints through the runtime's commit protocol, checksums, fsync and rename), bench/h5py_writer.py (the
 # same arrays, h5py's mpio driver, collective, fsync, rename; REPEAT writes) and dd of the same byte count with
 # conv=fsync (REPEAT times). Each write is timed from the barrier before the file is created to the committed
-# rename (slowest rank); process start-up is not counted for anyone, and the first write of each run of ours and of
-# h5py (JIT compilation, library warm-up) is dropped when REPEAT > 1. Prints a table of medians and ratios, plus
+# rename (slowest rank); process start-up is not counted for anyone, and the first WARMUP writes of each run of
+# ours and of h5py are dropped (JIT, library set-up, and on a VM the first use of guest memory for the page cache:
+# a writer that keeps its previous file, as ours does with --keep 1, needs fresh pages for its first few files). Prints a table of medians and ratios, plus
 # our restart (read + verify) time, the per-step agreement cost and the signal-to-committed-snapshot latency.
 # Writes are GAP seconds apart in all three (the computation between checkpoints; superseded files are deleted in
 # the gap). DIR (default: a new directory under /tmp) must be on the file system you care about; it is removed afterwards.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ranks_list="1,2,4"; sizes="250000,2000000,8000000"; rounds=3; repeat=3; gap=0.5; dir=""
+ranks_list="1,2,4"; sizes="250000,2000000,8000000"; rounds=2; repeat=6; warmup=3; gap=0.5; dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --ranks) ranks_list="$2"; shift 2 ;;
@@ -22,12 +24,14 @@ while [ $# -gt 0 ]; do
     --rounds) rounds="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
     --gap) gap="$2"; shift 2 ;;
+    --warmup) warmup="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown option '$1' (see --help)" >&2; exit 64 ;;
   esac
 done
 for v in $rounds $repeat ${ranks_list//,/ } ${sizes//,/ }; do
+  [ "$warmup" -lt "$repeat" ] || { echo "error: --warmup must be less than --repeat" >&2; exit 64; }
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "error: '$v' is not a positive number" >&2; exit 64; }
 done
 
@@ -58,24 +62,25 @@ for r in ${ranks_list//,/ }; do
         dd if=/dev/zero of="$base/dd/dd.tmp" bs=1M count="$mb" conv=fsync status=none
         mv "$base/dd/dd.tmp" "$base/dd/dd.bin"; sync "$base/dd"
         t1=$(date +%s.%N)
-        echo "{\"writer\":\"dd\",\"particles\":$n,\"ranks\":$r,\"seconds\":[$(echo "$t1 - $t0" | bc -l | sed 's/^\./0./')]}" >> "$results"
+        echo "{\"writer\":\"dd\",\"particles\":$n,\"ranks\":$r,\"seconds\":[$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')]}" >> "$results"
         rm -f "$base/dd/dd.bin"
       done
     done
   done
 done
 
-/usr/bin/python3 - "$results" <<'PY'
+/usr/bin/python3 - "$results" "$warmup" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+w = int(sys.argv[2])
 def key(r): return (r["ranks"], r["particles"])
 groups = {}
 for r in rows:
     g = groups.setdefault(key(r), {"ours": [], "h5py": [], "dd": [], "restart": [], "agree": [], "signal": []})
     if r["writer"] == "ours":
-        g["ours"] += r["checkpoint_s"][1:] or r["checkpoint_s"]; g["restart"].append(r["restart_s"]); g["agree"].append(r["agree_us"]); g["signal"].append(r["signal_to_commit_s"])
+        g["ours"] += r["checkpoint_s"][w:] or r["checkpoint_s"]; g["restart"].append(r["restart_s"]); g["agree"].append(r["agree_us"]); g["signal"].append(r["signal_to_commit_s"])
     elif r["writer"] == "h5py":
-        g["h5py"] += r["seconds"][1:] or r["seconds"]
+        g["h5py"] += r["seconds"][w:] or r["seconds"]
     else:
         g["dd"] += r["seconds"]
 med = statistics.median
