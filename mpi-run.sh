@@ -83,8 +83,6 @@ else
   if [ "$(id -u)" -eq 0 ]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   fi
-  # More ranks than cores: ranks waiting in a collective yield the core instead of spinning on it.
-  if [ "$ranks" -gt "$(nproc)" ]; then export OMPI_MCA_mpi_yield_when_idle="${OMPI_MCA_mpi_yield_when_idle:-1}"; fi
   launcher=(mpirun --quiet -n "$ranks" --oversubscribe --bind-to none)
   forward_signal=USR1
 fi

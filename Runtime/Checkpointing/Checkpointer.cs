@@ -488,7 +488,7 @@ public sealed partial class Checkpointer : IDisposable
         error = _comm.Broadcast(error, 0);
         if (error is null)
         {
-            var content = new SnapshotIo.SnapshotContent(App, RestartCount, _arrays, _parameters, [.. _scalars.Select(s => (s.Name, s.Get()))]);
+            var content = Content(_arrays, _parameters);
             error = SnapshotIo.Write(_comm, temporary, content, step, "output", out _);
         }
 
@@ -578,11 +578,15 @@ public sealed partial class Checkpointer : IDisposable
     private CheckpointReport? TryCheckpoint(long step, Trigger trigger, double agreeSeconds, out string? failure)
     {
         WaitForPending(); // an asynchronous write still in flight is committed first: snapshots commit in step order
-        var content = new SnapshotIo.SnapshotContent(App, RestartCount, _arrays, _parameters, [.. _scalars.Select(s => (s.Name, s.Get()))]);
+        var content = Content(_arrays, _parameters);
         var outcome = WriteAndCommit(_comm, content, step, trigger, agreeSeconds, stageSeconds: null);
         _sinceCheckpoint.Restart();
         return Finish(outcome, out failure);
     }
+
+    /// <summary>What a snapshot of now holds: <paramref name="arrays"/> and the scalars' current values.</summary>
+    private SnapshotIo.SnapshotContent Content(IReadOnlyList<StateArray> arrays, IReadOnlyDictionary<string, object> parameters) =>
+        new(App, RestartCount, arrays, parameters, [.. _scalars.Select(s => (s.Name, s.Get()))]);
 
     /// <summary>
     /// Starts an asynchronous checkpoint: copies the state (and the scalars' current values) into staging buffers
@@ -600,8 +604,7 @@ public sealed partial class Checkpointer : IDisposable
             staged.Add(_arrays[i].Stage(ref _staging[i]));
         }
 
-        var content = new SnapshotIo.SnapshotContent(
-            App, RestartCount, staged, new SortedDictionary<string, object>(_parameters, StringComparer.Ordinal), [.. _scalars.Select(s => (s.Name, s.Get()))]);
+        var content = Content(staged, new SortedDictionary<string, object>(_parameters, StringComparer.Ordinal));
         double stageSeconds = stage.Elapsed.TotalSeconds;
         _sinceCheckpoint.Restart();
         var communicator = _ioComm!;

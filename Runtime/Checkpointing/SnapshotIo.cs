@@ -38,11 +38,12 @@ internal static class SnapshotIo
     {
         timings = default;
         timings.Bytes = owner.Arrays.Sum(a => a.GlobalCount * a.ElementBytes);
+        IoTuning tuning = IoTuning.Default;
         var write = Stopwatch.StartNew();
         SnapshotFile? file = null;
         string? error = Agree(comm, "creating the file", Run(() =>
         {
-            file = SnapshotFile.Create(comm, path, IoTuning.Default);
+            file = SnapshotFile.Create(comm, path, tuning);
             FaultInjection.At("created", comm.Rank, step);
         }));
         if (error is not null)
@@ -64,7 +65,7 @@ internal static class SnapshotIo
                 error = Agree(comm, $"writing /state/{array.Name}", Run(() =>
                     {
                         long offset = file!.WriteState(array, array.Bytes);
-                        if (offset >= 0 && array.LocalCount > 0 && IoTuning.Default.StartWriteback && !IoTuning.Default.CollectiveData)
+                        if (offset >= 0 && array.LocalCount > 0 && tuning.StartWriteback && !tuning.CollectiveData)
                         {
                             CheckpointDirectory.StartWriteback(path, offset, array.LocalCount * array.ElementBytes);
                         }
@@ -213,7 +214,8 @@ internal static class SnapshotIo
         Span<byte> bytes = array.Bytes;
         int blockBytes = (int)(blockElements * array.ElementBytes);
         long i = 0;
-        for (; IoTuning.Default.ChecksumStreams == 3 && i + 3 <= rowCount && (i + 3) * blockElements <= array.LocalCount; i += 3)
+        long fullBlocks = IoTuning.Default.ChecksumStreams == 3 ? array.LocalCount / blockElements : 0;
+        for (; i + 3 <= fullBlocks; i += 3)
         {
             // Three full blocks at a time: three independent CRC streams (see Crc32C.Compute3).
             var (c0, c1, c2) = Crc32C.Compute3(

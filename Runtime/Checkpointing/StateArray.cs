@@ -46,7 +46,7 @@ internal abstract class StateArray
     internal abstract Span<byte> Bytes { get; }
 
     /// <summary>
-    /// A copy of this slice as it is now, in <paramref name="buffer"/> (reused when large enough), for a snapshot
+    /// A copy of this slice as it is now, in <paramref name="buffer"/> (reused when its size matches), for a snapshot
     /// that is written while the app goes on changing the original.
     /// </summary>
     internal StateArray Stage(ref byte[]? buffer)

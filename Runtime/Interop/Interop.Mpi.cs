@@ -64,9 +64,6 @@ internal static partial class Interop
         internal static partial int MPI_Comm_dup(nint comm, out nint newcomm);
 
         [LibraryImport(Libraries.Mpi)]
-        internal static partial int MPI_Comm_free(ref nint comm);
-
-        [LibraryImport(Libraries.Mpi)]
         internal static partial int MPI_Comm_size(nint comm, out int size);
 
         [LibraryImport(Libraries.Mpi)]

@@ -54,25 +54,13 @@ public sealed unsafe class Communicator
 
     /// <summary>
     /// MPI_Comm_dup: the same ranks with a separate message space, so collectives on the copy (e.g. from an I/O
-    /// thread) never match those on this one. Free it with <see cref="Free"/>. Collective.
+    /// thread) never match those on this one. It lives until MPI_Finalize. Collective.
     /// </summary>
     public Communicator Duplicate()
     {
         MpiException.ThrowIfError(MPI_Comm_dup(Handle, out nint copy));
         MpiException.ThrowIfError(MPI_Comm_set_errhandler(copy, MPI_ERRORS_RETURN));
         return new Communicator(copy);
-    }
-
-    /// <summary>MPI_Comm_free of a communicator made by <see cref="Duplicate"/>. Collective.</summary>
-    public void Free()
-    {
-        if (Handle == MPI_COMM_WORLD)
-        {
-            throw new InvalidOperationException("MPI_COMM_WORLD cannot be freed.");
-        }
-
-        nint handle = Handle;
-        MpiException.ThrowIfError(MPI_Comm_free(ref handle));
     }
 
     /// <summary>MPI_Barrier. Collective.</summary>

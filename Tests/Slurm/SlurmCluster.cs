@@ -20,7 +20,7 @@ public sealed class SlurmSetUp
 }
 
 /// <summary>The state of a job as <c>scontrol show job</c> reports it.</summary>
-internal sealed record JobInfo(string State, string Reason, int Restarts, string ExitCode, DateTime? EndTime)
+internal sealed record JobInfo(string State, int Restarts, string ExitCode)
 {
     internal bool IsFinal => State is "COMPLETED" or "FAILED" or "CANCELLED" or "TIMEOUT" or "NODE_FAIL" or "OUT_OF_MEMORY" or "BOOT_FAIL" or "DEADLINE";
 }
@@ -145,9 +145,7 @@ internal static class SlurmCluster
     {
         string text = Client("scontrol", "show", "job", "--oneliner", job.ToString(CultureInfo.InvariantCulture));
         string Field(string key) => Regex.Match(text, $@"(?:^|\s){key}=(\S*)") is { Success: true } m ? m.Groups[1].Value : "";
-        DateTime? end = DateTime.TryParseExact(Field("EndTime"), "yyyy-MM-ddTHH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AssumeLocal, out var e)
-            ? e.ToUniversalTime() : null;
-        return new JobInfo(Field("JobState"), Field("Reason"), int.Parse(Field("Restarts"), CultureInfo.InvariantCulture), Field("ExitCode"), end);
+        return new JobInfo(Field("JobState"), int.Parse(Field("Restarts"), CultureInfo.InvariantCulture), Field("ExitCode"));
     }
 
     /// <summary>Polls the job until <paramref name="condition"/> holds; fails with the job output and controller log otherwise.</summary>
@@ -192,7 +190,13 @@ internal static class SlurmCluster
 
             if (Show(job).IsFinal)
             {
-                Thread.Sleep(500); // the last lines of a finished job
+                // The job's last lines are written by its slurmstepd: read the file once that has exited.
+                var settled = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                while (StepDaemons(job).Count > 0 && DateTime.UtcNow < settled)
+                {
+                    Thread.Sleep(100);
+                }
+
                 if (regex.Match(File.Exists(outputFile) ? File.ReadAllText(outputFile) : "") is { Success: true } last)
                 {
                     return last;

@@ -191,12 +191,19 @@ public class SlurmTests
         // --time=1: one minute. With 45 s reserved the run must stop by itself about 15 s after the job starts.
         string[] args = ["--particles", "1500", "--steps", "1000000", "--checkpoint-dir", dir["ckpt"], "--walltime-reserve", "45"];
         int job = SlurmCluster.Sbatch(dir.Path, "walltime", BatchScript(args), "low", "--time=1");
-        var pending = SlurmCluster.WaitFor(job, j => j.State == "PENDING" && j.Restarts == 1, "requeue after the walltime stop", TimeSpan.FromSeconds(90), output);
-        string text = File.ReadAllText(output);
-        Assert.That(text, Does.Match(@"stopping after checkpoint of step \d+ \(Slurm time limit near"));
-        Assert.That(text, Does.Contain($"job {job} requeued (restart 1 of at most 5)"));
-        Assert.That(pending.Restarts, Is.EqualTo(1));
-        SlurmCluster.Client("scancel", job.ToString(CultureInfo.InvariantCulture));
+        try
+        {
+            var pending = SlurmCluster.WaitFor(job, j => j.State == "PENDING" && j.Restarts == 1, "requeue after the walltime stop", TimeSpan.FromSeconds(90), output);
+            string text = File.ReadAllText(output);
+            Assert.That(text, Does.Match(@"stopping after checkpoint of step \d+ \(Slurm time limit near"));
+            Assert.That(text, Does.Contain($"job {job} requeued (restart 1 of at most 5)"));
+            Assert.That(pending.Restarts, Is.EqualTo(1));
+        }
+        finally
+        {
+            // The requeued million-step job must not stay queued for the tests after this one.
+            SlurmCluster.Client("scancel", job.ToString(CultureInfo.InvariantCulture));
+        }
     }
 
     /// <summary>When the snapshot taken on the stop signal was committed (metrics.jsonl, written after the commit).</summary>

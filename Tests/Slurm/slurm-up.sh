@@ -35,7 +35,7 @@ free_port() {
   used="$(used_ports)"
   for _ in $(seq 1 200); do
     p=$(( 20000 + RANDOM % 30000 ))
-    if ! grep -qx "$p" <<<"$used" && ! grep -qx "$p" <<<"${taken:-}"; then taken="${taken:-} $p"; echo "$p"; return; fi
+    if ! grep -qx "$p" <<<"$used" && ! grep -qx "$p" <<<"${taken:-}"; then echo "$p"; return; fi
   done
   fail "no free TCP port found"
 }

@@ -60,14 +60,15 @@ internal sealed partial class NBodyRunner(StudySettings settings, string runsDir
             Finish(job, ExitCodes.Stopped, "the checkpoint-cost run");
         }
 
-        var costs = Metrics.Read(Path.Combine(costDir, "metrics.jsonl")).Checkpoints("every-seconds");
+        var costMetrics = Metrics.Read(Path.Combine(costDir, "metrics.jsonl"));
+        var costs = costMetrics.Checkpoints("every-seconds");
         if (costs.Count < 3)
         {
             throw new StudyException($"the checkpoint-cost run committed only {costs.Count} periodic checkpoints (need 3); is the machine very busy?");
         }
 
         double cost = costs.Average();
-        long lastStep = Metrics.Read(Path.Combine(costDir, "metrics.jsonl")).LastCheckpointStep
+        long lastStep = costMetrics.LastCheckpointStep
             ?? throw new StudyException("the checkpoint-cost run left no committed snapshot");
 
         // 3. R: resume from that snapshot with --steps equal to its step: start-up, read, verify, and nothing to compute.
@@ -144,6 +145,10 @@ internal sealed partial class NBodyRunner(StudySettings settings, string runsDir
 
     /// <summary>Seconds from the launch to NBody's first line, printed once the state is set up (restored or initial).</summary>
     public static double? FirstStepSeconds(MpiJob job) => job.Lines(HeaderLine()) is [var first, ..] ? first.Seconds : null;
+
+    /// <summary>The step a launch started from (0: fresh, nothing was resumed), from NBody's header line.</summary>
+    public static long? StartStep(MpiJob job) =>
+        job.Lines(HeaderLine()) is [var first, ..] ? long.Parse(first.Match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
 
     private static double HeaderSeconds(MpiJob job) =>
         FirstStepSeconds(job) ?? throw new StudyException($"no 'nbody: N particles ...' line in:\n{job.Output}");

@@ -59,7 +59,7 @@ command.SetAction(result =>
     if (dll is null || !File.Exists(dll))
     {
         Console.Error.WriteLine($"error: {(dll is null ? "NBody.dll was not found next to this checkout" : $"{dll} does not exist")}; build it (dotnet build Coordinated.sln -c Release) or give --nbody");
-        return ExitCodes.Usage;
+        return StudyMain.Unavailable;
     }
 
     var settings = result.GetValue(quick) ? StudySettings.QuickDefaults(outDirectory, Path.GetFullPath(dll)) : StudySettings.FullDefaults(outDirectory, Path.GetFullPath(dll));

@@ -186,25 +186,26 @@ internal sealed class Report
             $"          restart R = {Restart:F2} s (launch to first step, mean of {RestartTimes.Length}; {m.RestartSeconds:F2} s before the sweep; read+verify {m.ReadVerifySeconds:F3} s of it)"));
         s.AppendLine();
         s.AppendLine("interval_s  failures  checkpoints  measured waste (mean ± sd)  model waste");
-        foreach (var p in PerInterval())
+        var perInterval = PerInterval().ToList();
+        foreach (var p in perInterval)
         {
             s.AppendLine(string.Create(s_invariant,
                 $"{p.Interval,10:0.###}  {p.Failures,8:F1}  {p.Checkpoints,11:F1}  {100 * p.Mean,14:F1} % ± {100 * p.Sd,4:F1} %  {100 * ModelWaste(p.Interval),9:F1} %"));
         }
 
-        var best = PerInterval().MinBy(p => p.Mean);
+        var best = perInterval.MinBy(p => p.Mean);
         s.AppendLine();
-        s.AppendLine(string.Create(s_invariant, $"Young  sqrt(2CM) = {Young:F2} s: model waste {Pct(ModelWaste(Young))}; measured {Nearest(Young)}"));
-        s.AppendLine(string.Create(s_invariant, $"Daly             = {Daly:F2} s: model waste {Pct(ModelWaste(Daly))}; measured {Nearest(Daly)}"));
+        s.AppendLine(string.Create(s_invariant, $"Young  sqrt(2CM) = {Young:F2} s: model waste {Pct(ModelWaste(Young))}; measured {Nearest(perInterval, Young)}"));
+        s.AppendLine(string.Create(s_invariant, $"Daly             = {Daly:F2} s: model waste {Pct(ModelWaste(Daly))}; measured {Nearest(perInterval, Daly)}"));
         s.AppendLine(string.Create(s_invariant, $"Model optimum    = {ModelOptimum:F2} s: model waste {Pct(ModelWaste(ModelOptimum))}"));
         s.AppendLine(string.Create(s_invariant, $"Measured best    = {best.Interval:0.###} s: measured waste {Pct(best.Mean)} (model {Pct(ModelWaste(best.Interval))})"));
         return s.ToString();
     }
 
     /// <summary>The measured mean waste at the swept interval nearest (on a log scale) to <paramref name="interval"/>.</summary>
-    private string Nearest(double interval)
+    private static string Nearest(IEnumerable<(double Interval, double Mean, double Sd, double Failures, double Checkpoints)> perInterval, double interval)
     {
-        var near = PerInterval().MinBy(p => Math.Abs(Math.Log(p.Interval / interval)));
+        var near = perInterval.MinBy(p => Math.Abs(Math.Log(p.Interval / interval)));
         string at = Math.Abs(Math.Log(near.Interval / interval)) < 0.01 ? "" : string.Create(s_invariant, $" at the nearest swept interval {near.Interval:0.###} s");
         return string.Create(s_invariant, $"{100 * near.Mean:F1} %{at}");
     }
