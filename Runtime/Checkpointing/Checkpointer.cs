@@ -126,6 +126,11 @@ public sealed class Checkpointer : IDisposable
             _log.Info($"removed {name}, left by a run that was killed while writing it");
         }
 
+        if (IoTuning.Default.MpiIoHints is { Count: > 0 } hints)
+        {
+            _log.Info($"MPI-IO hints for snapshot files: {string.Join("; ", hints.Select(h => $"{h.Key}={h.Value}"))}");
+        }
+
         if (_options.AutoInterval && _agreement.Interval.CurrentIntervalSeconds is double first)
         {
             _log.Info($"auto interval: {_agreement.Interval.Explain()}; first checkpoint in {first.ToString("F1", CultureInfo.InvariantCulture)} s, then updated from each measured cost");

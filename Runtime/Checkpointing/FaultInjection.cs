@@ -5,7 +5,8 @@ namespace Coordinated.Checkpointing;
 /// production). <c>COORDINATED_FAULT_PAUSE=POINT</c> prints a line to stderr and blocks there: forever (a test
 /// waits for the line, then kills the job), or, with <c>COORDINATED_FAULT_RELEASE=DIR</c>, until the test creates
 /// <c>DIR/release</c>; the rank creates <c>DIR/reached.RANK</c> when it gets there, so a test can act exactly while
-/// the rank is held (send a signal) and then let it go on. <c>COORDINATED_FAULT_FAIL=POINT</c> makes the point fail
+/// the rank is held (send a signal; the rank then creates <c>DIR/signalled.RANK</c> once its stop flag is set)
+/// and then let it go on. <c>COORDINATED_FAULT_FAIL=POINT</c> makes the point fail
 /// (an IOException, or for <c>fsync-directory</c> the fsync's result). <c>COORDINATED_FAULT_RANK=R</c> limits either
 /// to one rank, <c>COORDINATED_FAULT_STEP=S</c> to one step. Points: signals-registered, created, state-written,
 /// closed, flushed, fsync-directory, renamed, latest-written, restore-opened, step-boundary.
@@ -47,6 +48,12 @@ internal static class FaultInjection
 
     private static void Hold(string point, int rank, long step)
     {
+        int signals = StopSignals.Count; // before the test can know it is held, so no signal is missed
+        if (s_release is string marker)
+        {
+            File.WriteAllText(Path.Combine(marker, $"reached.{rank}"), $"{point} {step}\n"); // before the line a test waits for
+        }
+
         Console.Error.WriteLine($"[coordinated-fault] paused at {point} on rank {rank}, step {step}");
         Console.Error.Flush();
         if (s_release is not string directory)
@@ -55,10 +62,18 @@ internal static class FaultInjection
             return;
         }
 
-        File.WriteAllText(Path.Combine(directory, $"reached.{rank}"), $"{point} {step}\n");
         string release = Path.Combine(directory, "release");
         while (!File.Exists(release))
         {
+            if (StopSignals.Count != signals)
+            {
+                // The handler only sets a flag; this hook reports it, so a test knows the signal landed while held.
+                signals = StopSignals.Count;
+                File.WriteAllText(Path.Combine(directory, $"signalled.{rank}"), $"{signals}\n");
+                Console.Error.WriteLine($"[coordinated-fault] {StopSignals.LastSignal} arrived while paused at {point} on rank {rank}");
+                Console.Error.Flush();
+            }
+
             Thread.Sleep(10);
         }
 

@@ -8,7 +8,8 @@ namespace Coordinated.Checkpointing;
 /// </summary>
 public static class StopSignals
 {
-    private static readonly List<PosixSignalRegistration> s_registrations = [];
+    private static readonly Dictionary<int, PosixSignalRegistration> s_registrations = [];
+    private static int s_calls;
     private static int s_count;
     private static int s_last;
 
@@ -24,21 +25,32 @@ public static class StopSignals
     /// <summary>Name of the most recent signal (e.g. "SIGTERM"), or null.</summary>
     public static string? LastSignal => Volatile.Read(ref s_last) is var n && n == 0 ? null : Name(n);
 
-    /// <summary>Installs the handlers (idempotent for the same set). Called before MPI starts, so early signals count too.</summary>
+    /// <summary>
+    /// Makes exactly <paramref name="names"/> the stop signals. A signal handled before stays registered (its handler is
+    /// never replaced), new ones are added before any is removed, and a handler is never disposed while it is still
+    /// wanted: a stop signal is covered without a gap from the first call (before MPI starts) to the exit.
+    /// Fault point <c>signals-registered</c> (step = number of this call) sits between adding and removing.
+    /// </summary>
     public static void Register(IEnumerable<string> names)
     {
+        var wanted = new HashSet<int>();
+        foreach (string name in names)
+        {
+            wanted.Add(Parse(name) ?? throw new UsageException($"unknown signal '{name}' (use TERM, INT, USR1, USR2, HUP, QUIT or none)"));
+        }
+
         lock (s_registrations)
         {
-            foreach (var registration in s_registrations)
+            foreach (int number in wanted.Where(n => !s_registrations.ContainsKey(n)))
             {
-                registration.Dispose();
+                s_registrations[number] = PosixSignalRegistration.Create((PosixSignal)number, OnSignal);
             }
 
-            s_registrations.Clear();
-            foreach (string name in names)
+            FaultInjection.At("signals-registered", Hosting.CoordinatedApp.LaunchRank(), ++s_calls);
+            foreach (int number in s_registrations.Keys.Where(n => !wanted.Contains(n)).ToList())
             {
-                int number = Parse(name) ?? throw new UsageException($"unknown signal '{name}' (use TERM, INT, USR1, USR2, HUP, QUIT or none)");
-                s_registrations.Add(PosixSignalRegistration.Create((PosixSignal)number, OnSignal));
+                s_registrations[number].Dispose();
+                s_registrations.Remove(number);
             }
         }
     }

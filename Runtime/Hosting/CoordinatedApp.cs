@@ -28,7 +28,8 @@ public static class CoordinatedApp
         ArgumentNullException.ThrowIfNull(command);
         ArgumentNullException.ThrowIfNull(body);
 
-        // Before anything slow: a SIGTERM during start-up must not kill the process.
+        // Before anything slow: a SIGTERM during start-up must not kill the process. These handlers stay until the
+        // exit; --stop-signals below only adds or removes signals, never replaces a handler that is still wanted.
         StopSignals.Register(StopSignals.Defaults);
         var runtime = RuntimeCommandLine.AddTo(command);
         command.SetAction(_ => ExitCodes.Success);

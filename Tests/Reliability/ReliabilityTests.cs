@@ -229,31 +229,36 @@ public class ReliabilityTests
     {
         using var dir = new TempDir();
         WriteCounts(dir, 2, 4, "--checkpoint-every-steps", "4");
-        string before = CounterTests.DirectoryHash(dir["ckpt"]);
-        var env = new Dictionary<string, string> { ["COORDINATED_FAULT_DELAY"] = "restore-opened:2", ["COORDINATED_FAULT_RANK"] = "0" };
-        using var job = Job.Mpi(2, Repo.CounterDll, Args(dir, 100, 0.05), env);
-        job.WaitForLine("delaying 2 s at restore-opened");
-        Job.Signal(job.WaitForRanks(2)[1], "TERM");
+        byte[] before = File.ReadAllBytes(dir["ckpt/ckpt-000000004.h5"]);
+        var hold = new FaultHold(dir, "restore-opened", rank: 0);
+        using var job = Job.Mpi(2, Repo.CounterDll, Args(dir, 100, 0.05), hold.Environment);
+        hold.WaitUntilHeld(job, 0);
+        hold.Signal(job, 0, job.WaitForRanks(2)[0], "TERM");
+        hold.Release();
         job.ExpectExit(75);
         Assert.That(job.Stdout, Does.Contain("resumed from step 4").And.Contain("stopping at step 4 (signal during start-up)"));
         Assert.That(Directory.GetFiles(dir["ckpt"], "ckpt-*.h5").Select(Path.GetFileName), Is.EqualTo(new[] { "ckpt-000000004.h5" }));
+        Assert.That(File.ReadAllBytes(dir["ckpt/ckpt-000000004.h5"]), Is.EqualTo(before), "the snapshot resumed from is unchanged");
     }
 
     [Test]
     public void Signal_during_a_checkpoint_completes_it_then_stops_consistently()
     {
         using var dir = new TempDir();
-        var env = new Dictionary<string, string> { ["COORDINATED_FAULT_DELAY"] = "state-written:2", ["COORDINATED_FAULT_STEP"] = "6" };
-        using (var job = Job.Mpi(3, Repo.CounterDll, Args(dir, 100, 0.01, "--checkpoint-every-steps", "6"), env))
+        var hold = new FaultHold(dir, "state-written", step: 6);
+        using (var job = Job.Mpi(3, Repo.CounterDll, Args(dir, 100, 0.01, "--checkpoint-every-steps", "6", "--keep", "5"), hold.Environment))
         {
-            job.WaitForLine("delaying 2 s at state-written");
+            hold.WaitUntilHeld(job, 0, 1, 2);
             var pids = job.WaitForRanks(3);
-            Job.Signal(pids[0], "TERM");
-            Job.Signal(pids[2], "USR1");
+            hold.Signal(job, 0, pids[0], "TERM");
+            hold.Signal(job, 2, pids[2], "USR1");
+            hold.Release();
             job.ExpectExit(75);
             Assert.That(job.Stdout, Does.Contain("checkpoint step 6 (every-steps)").And.Contain("checkpoint step 7 (signal)"));
         }
 
+        Assert.That(Directory.GetFiles(dir["ckpt"], "ckpt-*.h5").Select(Path.GetFileName).Order(),
+            Is.EqualTo(new[] { "ckpt-000000006.h5", "ckpt-000000007.h5" }));
         using var resume = Job.Mpi(2, Repo.CounterDll, Args(dir, 9, 0, "--output", dir["out.h5"]));
         resume.ExpectExit(0);
         Assert.That(resume.Stdout, Does.Contain("resumed from step 7"));

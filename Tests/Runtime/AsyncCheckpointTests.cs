@@ -1,3 +1,4 @@
+using Coordinated.Checkpointing;
 using Coordinated.Tests.Infrastructure;
 
 namespace Coordinated.Tests.Runtime;
@@ -34,27 +35,39 @@ public class AsyncCheckpointTests
     [Test]
     public void A_signal_while_an_async_checkpoint_is_in_flight_commits_both_in_order_and_stops_with_75()
     {
+        // The I/O threads are held inside the write of step 6 while the ranks go on computing; a SIGTERM lands then.
         using var dir = new TempDir();
+        var hold = new FaultHold(dir, "state-written", step: 6);
         using (var job = Job.Mpi(2, Repo.CounterDll,
-            ["--to", "100000", "--counters", "2000000", "--step-seconds", "0.01", "--checkpoint-every-steps", "3", "--checkpoint-async",
-             "--checkpoint-dir", dir["ckpt"], "--report-every", "1"]))
+            ["--to", "100000", "--counters", "200000", "--step-seconds", "0.01", "--checkpoint-every-steps", "3", "--checkpoint-async",
+             "--keep", "10", "--checkpoint-dir", dir["ckpt"], "--report-every", "1"], hold.Environment))
         {
-            job.WaitForLine(@"checkpoint step 6 \(every-steps\), async");
-            Job.Signal(job.WaitForRanks(2)[1], "TERM");
+            hold.WaitUntilHeld(job, 0, 1);
+            Assert.That(job.Stdout, Does.Not.Contain("checkpoint step 6 "), "held: step 6 is not committed yet");
+            hold.Signal(job, 1, job.WaitForRanks(2)[1], "TERM");
+            hold.Release();
             job.ExpectExit(75);
-            Assert.That(job.Stdout, Does.Match(@"checkpoint step (\d+) \(signal\)"));
         }
 
-        var snapshots = Directory.GetFiles(dir["ckpt"], "ckpt-*.h5").Order().ToArray();
-        long newest = H5Py.Attributes(snapshots[^1]).GetProperty("step").GetInt64();
-        Assert.That(H5Py.Attributes(snapshots[^1]).GetProperty("trigger").GetString(), Is.EqualTo("signal"));
-        Assert.That(CounterTests.Counts(snapshots[^1]).Distinct(), Is.EqualTo(new[] { newest }));
+        // Both the held asynchronous checkpoint and the signal's checkpoint are committed, in step order.
+        var events = MetricsLog.Read(dir["ckpt/metrics.jsonl"]).OfType<CheckpointEvent>().ToList();
+        Assert.That(events.Select(e => e.Step), Is.Ordered.Ascending.And.Unique, "commits in step order");
+        var held = events.Single(e => e.Step == 6);
+        var stop = events[^1];
+        Assert.That((held.Trigger, held.StageSeconds.HasValue), Is.EqualTo(("every-steps", true)), "step 6 was the asynchronous one");
+        Assert.That((stop.Trigger, stop.StageSeconds.HasValue), Is.EqualTo(("signal", false)), "the stop is synchronous and last");
+        Assert.That(stop.Step, Is.GreaterThan(6));
+        Assert.That(File.ReadAllText(dir["ckpt/latest"]).Trim(), Is.EqualTo(stop.File));
+        foreach (var e in new[] { held, stop })
+        {
+            Assert.That(CounterTests.Counts(dir["ckpt/" + e.File]).Distinct(), Is.EqualTo(new[] { e.Step }), $"{e.File} holds the state of its own step");
+        }
 
         using var resume = Job.Mpi(3, Repo.CounterDll,
-            ["--to", (newest + 4).ToString(), "--counters", "2000000", "--checkpoint-dir", dir["ckpt"], "--checkpoint-async",
+            ["--to", (stop.Step + 4).ToString(), "--counters", "200000", "--checkpoint-dir", dir["ckpt"], "--checkpoint-async",
              "--checkpoint-every-steps", "2", "--output", dir["out.h5"]]);
         resume.ExpectExit(0);
-        Assert.That(resume.Stdout, Does.Contain($"resumed from step {newest} (restart 1)"));
-        Assert.That(CounterTests.Counts(dir["out.h5"]).Distinct(), Is.EqualTo(new[] { newest + 4 }));
+        Assert.That(resume.Stdout, Does.Contain($"resumed from step {stop.Step} (restart 1)"));
+        Assert.That(CounterTests.Counts(dir["out.h5"]).Distinct(), Is.EqualTo(new[] { stop.Step + 4 }));
     }
 }

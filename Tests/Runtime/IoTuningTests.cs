@@ -37,6 +37,22 @@ public class IoTuningTests
         var error = Assert.Throws<UsageException>(() => IoTuning.Parse(value));
         Assert.That(error!.Message, Does.Contain($"'{value}'"));
     }
+
+    [Test]
+    public void Mpiio_hints_are_key_value_pairs_in_order() =>
+        Assert.That(IoTuning.ParseHints(" romio_cb_write=enable; striping_factor = 4;"),
+            Is.EqualTo(new[] { ("romio_cb_write", "enable"), ("striping_factor", "4") }));
+
+    [TestCase("romio_cb_write", "romio_cb_write")]
+    [TestCase("=enable", "=enable")]
+    [TestCase("striping_factor=", "striping_factor=")]
+    [TestCase("cb nodes=2", "cb nodes=2")]
+    [TestCase("a=1;b", "b")]
+    public void A_malformed_mpiio_hint_is_a_usage_error_naming_it(string value, string entry)
+    {
+        var error = Assert.Throws<UsageException>(() => IoTuning.ParseHints(value));
+        Assert.That(error!.Message, Does.Contain($"COORDINATED_MPIIO_HINTS: '{entry}' is not key=value"));
+    }
 }
 
 /// <summary>The I/O choices change speed only: the bytes written are the same whichever is taken.</summary>
@@ -77,5 +93,37 @@ public class IoTuningEquivalenceTests
         job.ExpectExit(64);
         Assert.That(job.Stderr, Does.Contain("COORDINATED_IO: unknown setting 'fast'"));
         Assert.That(Directory.Exists(dir["ckpt"]) ? Directory.GetFiles(dir["ckpt"], "ckpt-*") : [], Is.Empty);
+    }
+
+    [Test]
+    public void A_malformed_mpiio_hint_exits_64_before_anything_is_created()
+    {
+        using var dir = new TempDir();
+        var env = new Dictionary<string, string> { ["COORDINATED_MPIIO_HINTS"] = "romio_cb_write=enable;striping_factor" };
+        using var job = Job.Mpi(2, Repo.CounterDll, Args(dir, "ckpt"), env);
+        job.ExpectExit(64);
+        Assert.That(job.Stderr, Does.Contain("COORDINATED_MPIIO_HINTS: 'striping_factor' is not key=value"));
+        Assert.That(job.Stderr, Does.Not.Contain(" at Coordinated."), "no stack trace");
+        Assert.That(Directory.Exists(dir["ckpt"]), Is.False, "nothing created");
+    }
+
+    [Test]
+    public void Mpiio_hints_reach_every_snapshot_file_and_the_result_is_unchanged()
+    {
+        using var dir = new TempDir();
+        var env = new Dictionary<string, string> { ["COORDINATED_MPIIO_HINTS"] = "romio_cb_write=enable;cb_nodes=1" };
+        using (var job = Job.Mpi(2, Repo.CounterDll, ["--to", "3", "--counters", "10", "--checkpoint-every-steps", "2", "--checkpoint-dir", dir["ckpt"], "--output", dir["out.h5"]], env))
+        {
+            job.ExpectExit(0);
+            Assert.That(job.Stdout, Does.Contain("MPI-IO hints for snapshot files: romio_cb_write=enable; cb_nodes=1"));
+        }
+
+        using (var resume = Job.Mpi(3, Repo.CounterDll, ["--to", "5", "--counters", "10", "--checkpoint-dir", dir["ckpt"], "--output", dir["out.h5"]], env))
+        {
+            resume.ExpectExit(0);
+            Assert.That(resume.Stdout, Does.Contain("resumed from step 3"));
+        }
+
+        Assert.That(CounterTests.Counts(dir["out.h5"]), Is.EqualTo(Enumerable.Repeat(5L, 10)));
     }
 }
