@@ -39,6 +39,41 @@ internal sealed partial class CheckpointDirectory : IDisposable
     internal static string TemporaryName(long step) => $".ckpt-{step.ToString("D9", CultureInfo.InvariantCulture)}.h5.partial";
 
     /// <summary>
+    /// Rank 0 opens the directory (<see cref="Open"/>) and removes leftovers of a killed run; every rank learns the
+    /// outcome and the full path. Collective; throws the same <see cref="CoordinatedException"/> on every rank.
+    /// </summary>
+    internal static (CheckpointDirectory? Directory, string Path, List<string> Removed) OpenOnRoot(Mpi.Communicator comm, string path, string app)
+    {
+        CheckpointDirectory? directory = null;
+        string? error = null;
+        int exitCode = ExitCodes.CannotUseDirectory;
+        List<string> removed = [];
+        if (comm.IsRoot)
+        {
+            try
+            {
+                directory = Open(path, app);
+                removed = directory.RemoveLeftovers();
+            }
+            catch (CoordinatedException e)
+            {
+                directory?.Dispose();
+                directory = null;
+                error = e.Message;
+                exitCode = e.ExitCode;
+            }
+        }
+
+        error = comm.Broadcast(error, 0);
+        if (error is not null)
+        {
+            throw new CoordinatedException(error, exitCode, isCollective: true);
+        }
+
+        return (directory, comm.Broadcast(comm.IsRoot ? directory!.Path : null, 0)!, removed);
+    }
+
+    /// <summary>
     /// Creates the directory if needed, checks it is writable, takes the lock and removes leftovers of a killed run.
     /// Throws <see cref="CoordinatedException"/> (exit 73) with what went wrong and what to do.
     /// </summary>

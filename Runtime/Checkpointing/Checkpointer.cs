@@ -81,31 +81,7 @@ public sealed class Checkpointer : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         _ = IoTuning.Default; // a bad COORDINATED_IO or COORDINATED_MPIIO_HINTS is a usage error before anything starts (same on every rank)
 
-        CheckpointDirectory? directory = null;
-        string? error = null;
-        int exitCode = ExitCodes.CannotUseDirectory;
-        List<string> removed = [];
-        if (comm.IsRoot)
-        {
-            try
-            {
-                directory = CheckpointDirectory.Open(options.Directory, app);
-                removed = directory.RemoveLeftovers();
-            }
-            catch (CoordinatedException e)
-            {
-                error = e.Message;
-                exitCode = e.ExitCode;
-            }
-        }
-
-        error = comm.Broadcast(error, 0);
-        if (error is not null)
-        {
-            throw new CoordinatedException(error, exitCode, isCollective: true);
-        }
-
-        string path = comm.Broadcast(comm.IsRoot ? directory!.Path : null, 0)!;
+        var (directory, path, removed) = CheckpointDirectory.OpenOnRoot(comm, options.Directory, app);
         var checkpointer = new Checkpointer(comm, app, options, directory, path, StateRegistry.GatherHosts(comm));
         try
         {

@@ -8,10 +8,8 @@ internal static partial class Interop
     internal static unsafe partial class Hdf5
     {
         internal const long H5P_DEFAULT = 0;
-        internal const long H5S_ALL = 0;
         internal const long H5E_DEFAULT = 0;
         internal const uint H5F_ACC_RDONLY = 0x0000;
-        internal const uint H5F_ACC_TRUNC = 0x0002;
         internal const uint H5F_ACC_EXCL = 0x0004;
         internal const int H5S_SELECT_SET = 0;
         internal const int H5FD_MPIO_INDEPENDENT = 0;
@@ -32,7 +30,6 @@ internal static partial class Interop
             internal static long FileAccess => Read("H5P_CLS_FILE_ACCESS_ID_g");
             internal static long DatasetCreate => Read("H5P_CLS_DATASET_CREATE_ID_g");
             internal static long DatasetXfer => Read("H5P_CLS_DATASET_XFER_ID_g");
-            internal static long LinkCreate => Read("H5P_CLS_LINK_CREATE_ID_g");
             internal static long NativeDouble => Read("H5T_NATIVE_DOUBLE_g");
             internal static long NativeFloat => Read("H5T_NATIVE_FLOAT_g");
             internal static long NativeInt64 => Read("H5T_NATIVE_LLONG_g");
@@ -80,9 +77,7 @@ internal static partial class Interop
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Pset_alignment(long fapl, ulong threshold, ulong alignment);
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Pset_fill_time(long dcpl, int fillTime);
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Pset_alloc_time(long dcpl, int allocTime);
-        [LibraryImport(Libraries.Hdf5)] internal static partial int H5Pset_create_intermediate_group(long lcpl, uint flag);
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Pset_coll_metadata_write(long fapl, byte isCollective);
-        [LibraryImport(Libraries.Hdf5)] internal static partial int H5Pset_all_coll_metadata_ops(long fapl, byte isCollective);
 
         internal const int H5S_SCALAR = 0;
         [LibraryImport(Libraries.Hdf5)] internal static partial long H5Screate(int type);
@@ -132,6 +127,5 @@ internal static partial class Interop
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Awrite(long attr, long memType, void* buf);
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Aread(long attr, long memType, void* buf);
         [LibraryImport(Libraries.Hdf5)] internal static partial long H5Aget_type(long attr);
-        [LibraryImport(Libraries.Hdf5)] internal static partial long H5Aget_space(long attr);
     }
 }

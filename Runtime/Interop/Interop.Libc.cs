@@ -26,8 +26,5 @@ internal static partial class Interop
 
         [LibraryImport(Libraries.Libc, EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         internal static partial int setenv(string name, string value, int overwrite);
-
-        [LibraryImport(Libraries.Libc, EntryPoint = "getpid")]
-        internal static partial int getpid();
     }
 }

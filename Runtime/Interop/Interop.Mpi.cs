@@ -8,7 +8,6 @@ internal static partial class Interop
     internal static unsafe partial class Mpi
     {
         internal const int MPI_SUCCESS = 0;
-        internal const int MPI_THREAD_SINGLE = 0;
         internal const int MPI_THREAD_FUNNELED = 1;
         internal const int MPI_THREAD_MULTIPLE = 3;
         internal const int MPI_MAX_ERROR_STRING = 256;
@@ -98,8 +97,5 @@ internal static partial class Interop
 
         [LibraryImport(Libraries.Mpi)]
         internal static partial int MPI_Info_free(ref nint info);
-
-        [LibraryImport(Libraries.Mpi)]
-        internal static partial double MPI_Wtime();
     }
 }
