@@ -84,9 +84,18 @@ internal sealed class JobEndTime : IDisposable
             try
             {
                 Task<string> output = process.StandardOutput.ReadToEndAsync(timeout.Token);
-                _ = process.StandardError.ReadToEndAsync(timeout.Token);
+                Task<string> errors = process.StandardError.ReadToEndAsync(timeout.Token);
                 await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-                Update((await output.ConfigureAwait(false)).Trim());
+                if (process.ExitCode == 0)
+                {
+                    Update((await output.ConfigureAwait(false)).Trim());
+                }
+                else
+                {
+                    string why = (await errors.ConfigureAwait(false)).Trim();
+                    Warn(string.Create(CultureInfo.InvariantCulture,
+                        $"squeue failed (exit {process.ExitCode}: {why}); keeping the last known end time of the job, next try in {_refresh.TotalSeconds:0.#} s"));
+                }
             }
             catch (OperationCanceledException)
             {

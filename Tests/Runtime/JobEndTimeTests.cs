@@ -23,6 +23,7 @@ public class JobEndTimeTests
             #!/bin/sh
             echo "$@" >> '{{fake}}/calls'
             if [ -e '{{fake}}/hang' ]; then exec sleep 600; fi
+            if [ -e '{{fake}}/fail' ]; then echo 'slurm_load_jobs error: Unable to contact slurm controller' >&2; exit 1; fi
             cat '{{fake}}/end'
             """);
         File.SetUnixFileMode(squeue, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -41,9 +42,16 @@ public class JobEndTimeTests
         int stepsBefore = LastStep(job);
         job.WaitForLine($@"^counter: step {stepsBefore + 50}/");
 
+        // slurmctld answers with an error: reported, and the steps still go on.
+        File.WriteAllText(Path.Combine(fake, "fail"), "");
+        File.Delete(Path.Combine(fake, "hang"));
+        job.WaitForLine(@"squeue failed \(exit 1: slurm_load_jobs error: Unable to contact slurm controller\)");
+        stepsBefore = LastStep(job);
+        job.WaitForLine($@"^counter: step {stepsBefore + 20}/");
+
         // slurmctld answers again, with a limit that ends in 30 s (less than the 60 s reserve): stop with a checkpoint.
         File.WriteAllText(Path.Combine(fake, "end"), EndIn(TimeSpan.FromSeconds(30)));
-        File.Delete(Path.Combine(fake, "hang"));
+        File.Delete(Path.Combine(fake, "fail"));
         job.ExpectExit(75);
         Assert.That(job.Stdout, Does.Match(@"stopping after checkpoint of step \d+ \(Slurm time limit near: \d+ s left, less than --walltime-reserve\)"));
         Assert.That(Directory.GetFiles(dir["ckpt"], "ckpt-*.h5"), Has.Length.EqualTo(1));
