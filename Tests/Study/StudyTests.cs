@@ -4,7 +4,6 @@ using System.Text.Json;
 using Coordinated.Checkpointing;
 using Coordinated.Study;
 using Coordinated.Tests.Infrastructure;
-using Coordinated.Tests.Parquet;
 
 namespace Coordinated.Tests.Study;
 

@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Text.Json;
 using NUnit.Framework;
 
-namespace Coordinated.Tests.Parquet;
+namespace Coordinated.Tests.Study;
 
 /// <summary>
-/// Runs <c>Tests/Parquet/readers/check.mjs</c>, which reads a Parquet file with two independent readers
+/// Runs <c>Tests/Study/readers/check.mjs</c>, which reads a Parquet file with two independent readers
 /// (hyparquet, pure JavaScript; parquet-wasm, the Rust arrow-rs reader compiled to WebAssembly) and prints
 /// what each saw as JSON.
 /// </summary>
@@ -36,7 +36,7 @@ internal static class NodeReaders
             string directory = FindReadersDirectory();
             const string install =
                 "Install Node.js 18 or later with npm (Debian/Ubuntu: `apt-get install nodejs npm`, or https://nodejs.org), " +
-                "then run `npm ci` in Tests/Parquet/readers.";
+                "then run `npm ci` in Tests/Study/readers.";
             if (Run("node", ["--version"], directory, TimeSpan.FromSeconds(30)) is not { ExitCode: 0 })
             {
                 Unavailable($"The Parquet reader tests need node, which was not found. {install}");
@@ -84,14 +84,14 @@ internal static class NodeReaders
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            string candidate = Path.Combine(dir.FullName, "Tests", "Parquet", "readers");
+            string candidate = Path.Combine(dir.FullName, "Tests", "Study", "readers");
             if (File.Exists(Path.Combine(candidate, "package.json")))
             {
                 return candidate;
             }
         }
 
-        throw new DirectoryNotFoundException($"Tests/Parquet/readers not found above {AppContext.BaseDirectory}.");
+        throw new DirectoryNotFoundException($"Tests/Study/readers not found above {AppContext.BaseDirectory}.");
     }
 
     private sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError);
