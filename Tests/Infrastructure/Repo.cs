@@ -18,23 +18,16 @@ internal static class Repo
     internal static string NBodyDll => AppDll("NBody");
 
     /// <summary>The checkpoint-interval study (Tools/Study), built with the solution.</summary>
-    internal static string StudyDll
-    {
-        get
-        {
-            string path = Path.Combine(Root, "Tools", "Study", "bin", Configuration, "net10.0", "Study.dll");
-            if (!File.Exists(path))
-            {
-                Assert.Fail($"{path} is missing; build the solution first (dotnet build Coordinated.sln -c {Configuration}).");
-            }
+    internal static string StudyDll => BuiltDll(Path.Combine(Root, "Tools", "Study"), "Study");
 
-            return path;
-        }
-    }
+    /// <summary>The checkpoint benchmark (bench/CheckpointBench), built with the solution.</summary>
+    internal static string BenchDll => BuiltDll(Path.Combine(Root, "bench", "CheckpointBench"), "CheckpointBench");
 
-    internal static string AppDll(string name)
+    internal static string AppDll(string name) => BuiltDll(Path.Combine(Root, "Apps", name), name);
+
+    private static string BuiltDll(string project, string name)
     {
-        string path = Path.Combine(Root, "Apps", name, "bin", Configuration, "net10.0", name + ".dll");
+        string path = Path.Combine(project, "bin", Configuration, "net10.0", name + ".dll");
         if (!File.Exists(path))
         {
             Assert.Fail($"{path} is missing; build the solution first (dotnet build Coordinated.sln -c {Configuration}).");

@@ -221,23 +221,6 @@ public class CounterTests
         Assert.That(job.Stdout, Does.Not.Contain("counter: step"));
     }
 
-    [TestCase("--to", "-3", "--to: -3 is not allowed")]
-    [TestCase("--counters", "0", "--counters: 0 is not allowed")]
-    [TestCase("--checkpoint-every-seconds", "soon", "is not a duration")]
-    [TestCase("--keep", "0", "--keep: 0 is not allowed")]
-    [TestCase("--bogus", "1", "Unrecognized command or argument '--bogus'")]
-    [TestCase("--checkpoint-interval", "auto", "needs --mtbf")]
-    [TestCase("--stop-signals", "TERM,KILL", "unknown signal 'KILL'")]
-    public void Bad_arguments_exit_64_with_a_message_and_no_stack_trace(string flag, string value, string message)
-    {
-        using var dir = new TempDir();
-        using var job = Job.Single(Repo.CounterDll, [flag, value, "--checkpoint-dir", dir["ckpt"]]);
-        job.ExpectExit(64);
-        Assert.That(job.Stderr, Does.Contain(message));
-        Assert.That(job.Stderr, Does.Not.Contain("   at "));
-        Assert.That(Directory.Exists(dir["ckpt"]), Is.False, "nothing created");
-    }
-
     [Test]
     public void Auto_interval_uses_the_measured_cost_and_says_why()
     {

@@ -250,25 +250,6 @@ public sealed class StudyUnitTests
     public void Swept_intervals_are_rounded_to_two_significant_digits(double x, double rounded) =>
         Assert.That(StudyMain.TwoSignificantDigits(x), Is.EqualTo(rounded));
 
-    [TestCase(new string[0], "--out DIR is required")]
-    [TestCase(new[] { "--trials", "0" }, "--trials: 0 is not allowed")]
-    [TestCase(new[] { "--mtbf", "0" }, "--mtbf: 0 is not allowed")]
-    [TestCase(new[] { "--mtbf", "soon" }, "--mtbf: 'soon' is not a duration")]
-    [TestCase(new[] { "--intervals", "1,x" }, "--intervals: 'x' is not a positive duration")]
-    [TestCase(new[] { "--intervals", "1,1" }, "--intervals: an interval is given twice")]
-    [TestCase(new[] { "--ranks", "4", "--particles", "2" }, "--particles must be at least --ranks")]
-    [TestCase(new[] { "--bogus" }, "Unrecognized command or argument '--bogus'")]
-    public void Bad_flags_exit_64_with_a_message_and_create_nothing(string[] flags, string message)
-    {
-        using var dir = new TempDir();
-        string[] args = flags.Length == 0 ? [] : [.. flags, "--out", dir["out"]];
-        using var job = Job.Start("dotnet", [Repo.StudyDll, .. args]);
-        job.ExpectExit(64, TimeSpan.FromSeconds(60));
-        Assert.That(job.Stderr, Does.Contain(message));
-        Assert.That(job.Stderr, Does.Not.Contain("   at "));
-        Assert.That(Directory.Exists(dir["out"]), Is.False, "nothing created");
-    }
-
     [Test]
     public void Mpi_run_sh_runs_the_study_and_passes_its_exit_code()
     {
