@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using Coordinated.Study;
 using Coordinated.Tests.Infrastructure;
+using static Coordinated.Tests.Infrastructure.CounterCommandLine;
 
 namespace Coordinated.Tests.Runtime;
 
@@ -8,10 +10,6 @@ namespace Coordinated.Tests.Runtime;
 [NonParallelizable] // ranks oversubscribe the machine's cores; in parallel the timings of several jobs would interfere
 public class CounterTests
 {
-    private static string[] Args(TempDir dir, long to, double stepSeconds, params string[] more) =>
-        ["--to", to.ToString(), "--step-seconds", stepSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
-         "--checkpoint-dir", dir["ckpt"], "--report-every", "1", .. more];
-
     internal static long[] Counts(string file) => MemoryMarshal.Cast<byte, long>(H5Py.DatasetBytes(file, "/state/count")).ToArray();
 
     [TestCase(1)]
@@ -274,7 +272,7 @@ public class CounterTests
         int code = job.WaitForExit(TimeSpan.FromSeconds(60));
         Assert.That(code, Is.Not.Zero);
         Assert.That(job.Stderr, Does.Contain("[rank 1 of 3").And.Contain("fatal: System.IO.IOException: injected failure at step-boundary").And.Contain("aborting all ranks"));
-        Assert.That(Job.Descendants(job.Pid), Is.Empty);
+        Assert.That(ProcessTable.Descendants(job.Pid), Is.Empty);
     }
 
     [Test]

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Coordinated.Tests.Infrastructure;
 using NUnit.Framework;
 
 namespace Coordinated.Tests.Study;
@@ -17,8 +18,6 @@ internal static class NodeReaders
     private static readonly TimeSpan s_installTimeout = TimeSpan.FromMinutes(10);
     private static readonly Lock s_lock = new();
     private static string? s_directory;
-
-    private static bool OnCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Makes sure node is there and the readers are installed (<c>npm ci</c> when <c>node_modules</c> is missing).
@@ -39,7 +38,7 @@ internal static class NodeReaders
                 "then run `npm ci` in Tests/Study/readers.";
             if (Run("node", ["--version"], directory, TimeSpan.FromSeconds(30)) is not { ExitCode: 0 })
             {
-                Unavailable($"The Parquet reader tests need node, which was not found. {install}");
+                Requires.Unavailable($"The Parquet reader tests need node, which was not found. {install}");
             }
 
             if (!File.Exists(Path.Combine(directory, "node_modules", "hyparquet", "package.json")) ||
@@ -49,7 +48,7 @@ internal static class NodeReaders
                 ProcessResult? npm = Run("npm", ["ci", "--no-audit", "--no-fund"], directory, s_installTimeout);
                 if (npm is not { ExitCode: 0 })
                 {
-                    Unavailable(
+                    Requires.Unavailable(
                         $"`npm ci` in {directory} failed ({(npm is null ? "npm not found" : $"exit code {npm.ExitCode}: {npm.StandardError}")}). {install}");
                 }
             }
@@ -67,17 +66,6 @@ internal static class NodeReaders
         Assert.That(result.ExitCode, Is.Zero, $"node check.mjs {file} failed:\n{result.StandardError}");
         using JsonDocument document = JsonDocument.Parse(result.StandardOutput);
         return document.RootElement.Clone();
-    }
-
-    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
-    private static void Unavailable(string message)
-    {
-        if (OnCi)
-        {
-            Assert.Fail(message);
-        }
-
-        Assert.Ignore(message);
     }
 
     private static string FindReadersDirectory()

@@ -61,19 +61,7 @@ public sealed class QuickStudyTests
     public void No_rank_outlives_the_study()
     {
         // Every NBody process of the study had the output directory on its command line.
-        var left = Directory.EnumerateDirectories("/proc").Where(dir =>
-        {
-            try
-            {
-                return int.TryParse(Path.GetFileName(dir), out _)
-                    && File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(_dir["out"], StringComparison.Ordinal)
-                    && !File.ReadAllText(Path.Combine(dir, "stat")).Split(") ")[1].StartsWith('Z');
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return false; // exited meanwhile
-            }
-        }).ToList();
+        var left = ProcessTable.Matching(command => command.Contains(_dir["out"], StringComparison.Ordinal));
         Assert.That(left, Is.Empty, "processes of the study still running after it exited");
     }
 
