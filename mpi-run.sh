@@ -57,7 +57,7 @@ if [ "$app" = study ]; then "$here/scripts/ensure-deps.sh" study || exit $?; els
 if [ -n "$project" ]; then
   dll="$here/$dll"
   # Build Release when the app is missing or any source is newer than it.
-  if [ ! -f "$dll" ] || [ -n "$(find "$here/Runtime" "$here/Apps" "$here/bench" "$here/Tools" "$here/Parquet" "$here/Directory.Build.props" "$here/Directory.Packages.props" \
+  if [ ! -f "$dll" ] || [ -n "$(find "$here/Runtime" "$here/Apps" "$here/bench" "$here/Tools" "$here/Directory.Build.props" "$here/Directory.Packages.props" \
         \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer "$dll" -not -path '*/obj/*' -not -path '*/bin/*' -print -quit)" ]; then
     echo "mpi-run.sh: building $project (Release) ..." >&2
     log=$(mktemp)

@@ -11,30 +11,31 @@ var counters = new Option<long>("--counters")
 {
     Description = "Number of global counters, partitioned over the ranks",
     DefaultValueFactory = _ => 12,
-    CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: false),
+    CustomParser = r => OptionParsers.Count(r, min: 1, max: Array.MaxLength),
 };
 var to = new Option<long>("--to")
 {
     Description = "Run until this step",
     DefaultValueFactory = _ => 100,
-    CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: true),
+    CustomParser = r => OptionParsers.Count(r, min: 0),
 };
 var stepSeconds = new Option<double>("--step-seconds")
 {
     Description = "Seconds each step sleeps (the stand-in for computation)",
     DefaultValueFactory = _ => 0.1,
-    CustomParser = r => RuntimeCommandLine.ParseDuration(r, allowZero: true),
+    CustomParser = r => OptionParsers.Duration(r, allowZero: true),
 };
 var output = new Option<string?>("--output")
 {
     Description = "Write the final counters to this HDF5 file (snapshot layout, /state/count)",
     HelpName = "FILE",
+    CustomParser = OptionParsers.NonEmpty,
 };
 var reportEvery = new Option<long>("--report-every")
 {
     Description = "Print progress every N steps (0 = never)",
     DefaultValueFactory = _ => 10,
-    CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: true),
+    CustomParser = r => OptionParsers.Count(r, min: 0),
 };
 
 var root = new RootCommand("Counter: the smallest complete Coordinated app (checkpointed global counters).")

@@ -20,47 +20,49 @@ var particles = new Option<long>("--particles")
 {
     Description = "Number of particles N",
     DefaultValueFactory = _ => 4096,
-    CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: false),
+    CustomParser = r => OptionParsers.Count(r, min: 1, max: int.MaxValue / 3),
 };
 var steps = new Option<long>("--steps")
 {
     Description = "Run until this many steps are done",
     DefaultValueFactory = _ => 1000,
-    CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: true),
+    CustomParser = r => OptionParsers.Count(r, min: 0),
 };
 var dt = new Option<double>("--dt")
 {
     Description = "Time step (N-body units)",
     DefaultValueFactory = _ => 1e-3,
-    CustomParser = r => PositiveDouble(r),
+    CustomParser = r => OptionParsers.Real(r, allowZero: false),
 };
 var softening = new Option<double>("--softening")
 {
     Description = "Plummer softening length eps",
     DefaultValueFactory = _ => 0.01,
-    CustomParser = r => PositiveDouble(r),
+    CustomParser = r => OptionParsers.Real(r, allowZero: false),
 };
 var seed = new Option<long>("--seed")
 {
     Description = "Seed of the initial conditions (same seed, same particles, on any rank count)",
     DefaultValueFactory = _ => 1,
-    CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: true),
+    CustomParser = r => OptionParsers.Count(r, min: 0),
 };
 var ic = new Option<InitialConditionKind>("--initial")
 {
     Description = "Initial conditions: a Plummer sphere or a uniform cube (zero net momentum either way)",
     DefaultValueFactory = _ => InitialConditionKind.Plummer,
+    CustomParser = OptionParsers.Name<InitialConditionKind>,
 };
 var reportEvery = new Option<long>("--report-every")
 {
     Description = "Print step, time, speed and energy drift every N steps on rank 0 (0 = never)",
     DefaultValueFactory = _ => 100,
-    CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: true),
+    CustomParser = r => OptionParsers.Count(r, min: 0),
 };
 var output = new Option<string?>("--output")
 {
     Description = "Write the final state to this HDF5 file (snapshot layout: /state/pos, /state/vel, /state/mass)",
     HelpName = "FILE",
+    CustomParser = OptionParsers.NonEmpty,
 };
 
 var root = new RootCommand(
@@ -69,14 +71,6 @@ var root = new RootCommand(
 {
     particles, steps, dt, softening, seed, ic, reportEvery, output,
 };
-root.Validators.Add(r =>
-{
-    if (r.GetValue(particles) > int.MaxValue / 3)
-    {
-        r.AddError($"--particles: at most {int.MaxValue / 3} particles");
-    }
-});
-
 return CoordinatedApp.Run(root, args, context =>
 {
     var world = context.World;
@@ -191,47 +185,36 @@ return CoordinatedApp.Run(root, args, context =>
     return ExitCodes.Success;
 });
 
-static double PositiveDouble(System.CommandLine.Parsing.ArgumentResult r)
-{
-    string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
-    string name = (r.Parent as System.CommandLine.Parsing.OptionResult)?.Option.Name ?? "value";
-    if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
-    {
-        r.AddError($"{name}: '{text}' is not a number");
-        return 0;
-    }
-
-    if (value <= 0)
-    {
-        r.AddError($"{name}: {text} is not allowed (must be > 0)");
-    }
-
-    return value;
-}
-
 static int KernelBenchmarkCommand(string[] args)
 {
     var repeats = new Option<int>("--repeats")
     {
         Description = "Timed repetitions per size (the best is reported)",
         DefaultValueFactory = _ => 3,
-        CustomParser = r => (int)RuntimeCommandLine.ParseCount(r, allowZero: false),
+        CustomParser = r => OptionParsers.Count32(r, min: 1),
     };
-    var sizes = new Option<string>("--sizes")
+    var sizes = new Option<int[]>("--sizes")
     {
         Description = "Particle counts, comma-separated",
-        DefaultValueFactory = _ => string.Join(",", KernelBenchmark.DefaultSizes),
-    };
-    sizes.Validators.Add(r =>
-    {
-        foreach (string part in (r.GetValueOrDefault<string>() ?? "").Split(','))
+        DefaultValueFactory = _ => KernelBenchmark.DefaultSizes.ToArray(),
+        CustomParser = r =>
         {
-            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n < 1)
+            string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+            var values = new List<int>();
+            foreach (string part in text.Split(','))
             {
-                r.AddError($"--sizes: '{part}' is not a positive whole number");
+                if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1 || n > int.MaxValue / 3)
+                {
+                    r.AddError($"--sizes: '{part}' is not a particle count from 1 to {int.MaxValue / 3}");
+                    return [];
+                }
+
+                values.Add(n);
             }
-        }
-    });
+
+            return [.. values];
+        },
+    };
     var command = new RootCommand(
         "Force-kernel benchmark: pair interactions per second per core of the C# kernel (every SIMD width) and of a plain C " +
         "reference (gcc -O3 -march=native, built in the same run), with a bit-for-bit comparison of their accelerations. " +
@@ -240,15 +223,11 @@ static int KernelBenchmarkCommand(string[] args)
         repeats, sizes,
     };
     command.SetAction(result => KernelBenchmark.Run(
-        [.. result.GetValue(sizes)!.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))], result.GetValue(repeats), Console.Out));
+        result.GetValue(sizes)!, result.GetValue(repeats), Console.Out));
     var parse = command.Parse(args);
     if (parse.Errors.Count > 0)
     {
-        foreach (var error in parse.Errors)
-        {
-            Console.Error.WriteLine($"error: {error.Message}");
-        }
-
+        Console.Error.WriteLine(OptionParsers.OneLine(parse, args));
         return ExitCodes.Usage;
     }
 

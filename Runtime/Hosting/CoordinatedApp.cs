@@ -39,12 +39,7 @@ public static class CoordinatedApp
         {
             if (printer)
             {
-                foreach (var error in parse.Errors)
-                {
-                    Console.Error.WriteLine($"error: {error.Message}");
-                }
-
-                Console.Error.WriteLine("Add --help to see every option.");
+                Console.Error.WriteLine(OptionParsers.OneLine(parse, args));
             }
 
             return ExitCodes.Usage;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
-using System.Globalization;
 using Coordinated.Checkpointing;
 
 namespace Coordinated.Hosting;
@@ -16,40 +15,42 @@ public sealed class RuntimeCommandLine
         Description = "Directory for snapshots, the 'latest' pointer and metrics.jsonl (created if missing; one run at a time)",
         DefaultValueFactory = _ => "checkpoints",
         HelpName = "DIR",
+        CustomParser = OptionParsers.NonEmpty,
     };
 
     private readonly Option<long> _everySteps = new("--checkpoint-every-steps")
     {
         Description = "Checkpoint every K completed steps (0 = off)",
         HelpName = "K",
-        CustomParser = r => ParseCount(r, allowZero: true),
+        CustomParser = r => OptionParsers.Count(r, min: 0),
     };
 
     private readonly Option<double> _everySeconds = new("--checkpoint-every-seconds")
     {
         Description = "Checkpoint every T of wall-clock time: seconds, or with a unit (90s, 15m, 2h); 0 = off",
         HelpName = "T",
-        CustomParser = r => ParseDuration(r, allowZero: true),
+        CustomParser = r => OptionParsers.Duration(r, allowZero: true),
     };
 
     private readonly Option<string?> _interval = new("--checkpoint-interval")
     {
         Description = "'auto': choose the interval from Daly's formula with the measured checkpoint cost and --mtbf; or a duration (same as --checkpoint-every-seconds)",
         HelpName = "auto|T",
+        CustomParser = ParseInterval,
     };
 
     private readonly Option<double> _mtbf = new("--mtbf")
     {
         Description = "Mean time between failures (preemptions), for --checkpoint-interval auto (seconds or 30m, 6h ...)",
         HelpName = "T",
-        CustomParser = r => ParseDuration(r, allowZero: false),
+        CustomParser = r => OptionParsers.Duration(r, allowZero: false),
     };
 
     private readonly Option<double> _maxRuntime = new("--max-runtime")
     {
         Description = "Checkpoint and stop (exit 75) once this much wall time has passed (like GROMACS -maxh); 0 = off",
         HelpName = "T",
-        CustomParser = r => ParseDuration(r, allowZero: true),
+        CustomParser = r => OptionParsers.Duration(r, allowZero: true),
     };
 
     private readonly Option<double> _walltimeReserve = new("--walltime-reserve")
@@ -57,7 +58,7 @@ public sealed class RuntimeCommandLine
         Description = "Inside a Slurm job with a time limit: checkpoint and stop when less than this remains; 0 = off",
         HelpName = "T",
         DefaultValueFactory = _ => 120,
-        CustomParser = r => ParseDuration(r, allowZero: true),
+        CustomParser = r => OptionParsers.Duration(r, allowZero: true),
     };
 
     private readonly Option<int> _maxRequeues = new("--max-requeues")
@@ -65,7 +66,7 @@ public sealed class RuntimeCommandLine
         Description = "Refuse to resume once SLURM_RESTART_COUNT exceeds this (stops endless requeue loops; Slurm's MaxBatchRequeue defaults to 5)",
         HelpName = "N",
         DefaultValueFactory = _ => 5,
-        CustomParser = r => (int)ParseCount(r, allowZero: true),
+        CustomParser = r => OptionParsers.Count32(r, min: 0),
     };
 
     private readonly Option<int> _keep = new("--keep")
@@ -73,7 +74,7 @@ public sealed class RuntimeCommandLine
         Description = "Committed snapshots to keep; older ones are deleted only after a newer one is committed",
         HelpName = "G",
         DefaultValueFactory = _ => 2,
-        CustomParser = r => (int)ParseCount(r, allowZero: false),
+        CustomParser = r => OptionParsers.Count32(r, min: 1),
     };
 
     private readonly Option<bool> _fresh = new("--fresh")
@@ -86,12 +87,14 @@ public sealed class RuntimeCommandLine
         Description = "Signals that mean 'checkpoint and stop', comma-separated, or 'none'",
         DefaultValueFactory = _ => string.Join(",", StopSignals.Defaults),
         HelpName = "LIST",
+        CustomParser = ParseSignals,
     };
 
     private readonly Option<CheckpointErrorPolicy> _onError = new("--on-checkpoint-error")
     {
         Description = "When a periodic checkpoint fails (disk full ...): warn and continue, or stop with exit 74",
         DefaultValueFactory = _ => CheckpointErrorPolicy.Continue,
+        CustomParser = OptionParsers.Name<CheckpointErrorPolicy>,
     };
 
     private readonly Option<bool> _async = new("--checkpoint-async")
@@ -117,33 +120,14 @@ public sealed class RuntimeCommandLine
             command.Options.Add(option);
         }
 
-        cli._signals.Validators.Add(r =>
-        {
-            string value = r.GetValueOrDefault<string>() ?? "";
-            if (value.Trim().Equals("none", StringComparison.OrdinalIgnoreCase))
-            {
-                return;
-            }
-
-            foreach (string name in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                if (StopSignals.Parse(name) is null)
-                {
-                    r.AddError($"--stop-signals: unknown signal '{name}' (use TERM, INT, USR1, USR2, HUP, QUIT, or none)");
-                }
-            }
-        });
-        cli._interval.Validators.Add(r =>
-        {
-            string? value = r.GetValueOrDefault<string?>();
-            if (value is not null && !value.Equals("auto", StringComparison.OrdinalIgnoreCase) && TryParseDuration(value) is null)
-            {
-                r.AddError($"--checkpoint-interval: '{value}' is neither 'auto' nor a duration such as 600, 90s, 15m or 2h");
-            }
-        });
         command.Validators.Add(r =>
         {
-            string? interval = r.GetValue(cli._interval);
+            string? interval = null;
+            if (r.GetResult(cli._interval) is not null && !OptionParsers.TryGet(r, cli._interval, out interval))
+            {
+                return; // a bad --checkpoint-interval has its own error
+            }
+
             bool auto = string.Equals(interval, "auto", StringComparison.OrdinalIgnoreCase);
             if (interval is not null && r.GetResult(cli._everySeconds) is { Implicit: false })
             {
@@ -176,7 +160,7 @@ public sealed class RuntimeCommandLine
         {
             Directory = result.GetValue(_directory) ?? "checkpoints",
             EverySteps = result.GetValue(_everySteps),
-            EverySeconds = interval is not null && !auto ? TryParseDuration(interval)!.Value : result.GetValue(_everySeconds),
+            EverySeconds = interval is not null && !auto ? OptionParsers.TryParseDuration(interval)!.Value : result.GetValue(_everySeconds),
             AutoInterval = auto,
             MtbfSeconds = result.GetValue(_mtbf),
             MaxRuntimeSeconds = result.GetValue(_maxRuntime),
@@ -193,57 +177,37 @@ public sealed class RuntimeCommandLine
         };
     }
 
-    /// <summary>A positive (or non-negative) whole number, with a message naming the option otherwise.</summary>
-    public static long ParseCount(ArgumentResult r, bool allowZero)
+    /// <summary>'auto' or a duration &gt;= 0.</summary>
+    private static string ParseInterval(ArgumentResult r)
     {
         string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
-        string name = (r.Parent as OptionResult)?.Option.Name ?? "value";
-        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value))
+        if (text.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase))
         {
-            r.AddError($"{name}: '{text}' is not a whole number");
-            return 0;
+            return "auto";
         }
 
-        if (value < 0 || (value == 0 && !allowZero))
+        if (OptionParsers.TryParseDuration(text) is not >= 0)
         {
-            r.AddError($"{name}: {value} is not allowed (must be {(allowZero ? ">= 0" : ">= 1")})");
+            r.AddError($"--checkpoint-interval: '{text}' is neither 'auto' nor a duration >= 0 such as 600, 90s, 15m or 2h");
         }
 
-        return value;
+        return text;
     }
 
-    /// <summary>A duration in seconds: 600, 600s, 15m, 2h, 1.5h.</summary>
-    public static double ParseDuration(ArgumentResult r, bool allowZero)
+    /// <summary>A comma-separated list of known signal names or numbers, or 'none'.</summary>
+    private static string ParseSignals(ArgumentResult r)
     {
         string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
-        string name = (r.Parent as OptionResult)?.Option.Name ?? "value";
-        if (TryParseDuration(text) is not double seconds)
+        string[] names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names.Length == 0)
         {
-            r.AddError($"{name}: '{text}' is not a duration (examples: 600, 90s, 15m, 2h)");
-            return 0;
+            r.AddError("--stop-signals: an empty list is not allowed (use 'none' to disable the stop signals)");
+        }
+        else if (!text.Trim().Equals("none", StringComparison.OrdinalIgnoreCase) && names.FirstOrDefault(n => StopSignals.Parse(n) is null) is { } unknown)
+        {
+            r.AddError($"--stop-signals: unknown signal '{unknown}' (use TERM, INT, USR1, USR2, HUP, QUIT, or none)");
         }
 
-        if (seconds < 0 || (seconds == 0 && !allowZero))
-        {
-            r.AddError($"{name}: {text} is not allowed (must be {(allowZero ? ">= 0" : "> 0")})");
-        }
-
-        return seconds;
-    }
-
-    /// <summary>Seconds for a duration such as 600, 600s, 15m, 2h or 1.5h; null if <paramref name="text"/> is not one.</summary>
-    public static double? TryParseDuration(string text)
-    {
-        text = text.Trim();
-        double unit = 1;
-        if (text.Length > 1 && char.IsAsciiLetter(text[^1]))
-        {
-            unit = char.ToLowerInvariant(text[^1]) switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400, _ => double.NaN };
-            text = text[..^1];
-        }
-
-        return !double.IsNaN(unit) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && double.IsFinite(value)
-            ? value * unit
-            : null;
+        return text;
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
+using Coordinated.Study;
 
 namespace Coordinated.Tests.Infrastructure;
 
@@ -23,8 +24,11 @@ internal sealed class Job : IDisposable
     internal static TimeSpan DefaultTimeout { get; } = TimeSpan.FromSeconds(120);
 
     /// <summary>Starts <paramref name="ranks"/> ranks of an app dll under mpirun.</summary>
-    internal static Job Mpi(int ranks, string dll, IEnumerable<string> args, IDictionary<string, string>? env = null) =>
-        Start("mpirun", ["--quiet", "-n", ranks.ToString(), "--oversubscribe", "--bind-to", "none", "dotnet", dll, .. args], env);
+    internal static Job Mpi(int ranks, string dll, IEnumerable<string> args, IDictionary<string, string>? env = null)
+    {
+        string[] command = MpiRun.Command(ranks, dll, args);
+        return Start(command[0], command[1..], env);
+    }
 
     /// <summary>Starts the app without mpirun (a singleton MPI process).</summary>
     internal static Job Single(string dll, IEnumerable<string> args, IDictionary<string, string>? env = null) =>
@@ -44,10 +48,7 @@ internal sealed class Job : IDisposable
             info.ArgumentList.Add(a);
         }
 
-        info.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
-        info.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
-        info.Environment["TERM"] = "dumb";
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        MpiRun.SetEnvironment(info);
         info.Environment.Remove("SLURM_JOB_ID");
         info.Environment.Remove("SLURM_RESTART_COUNT");
         if (env is not null)
@@ -173,7 +174,7 @@ internal sealed class Job : IDisposable
     internal Dictionary<int, int> RankPids()
     {
         var result = new Dictionary<int, int>();
-        foreach (int pid in Descendants(_process.Id))
+        foreach (int pid in ProcessTable.Descendants(_process.Id))
         {
             try
             {
@@ -229,58 +230,13 @@ internal sealed class Job : IDisposable
     /// <summary>SIGKILL to the launcher and every process under it, at once.</summary>
     internal void KillNine()
     {
-        var all = Descendants(_process.Id).Append(_process.Id).ToList();
+        var all = ProcessTable.Descendants(_process.Id).Append(_process.Id).ToList();
         foreach (int pid in all)
         {
             Signal(pid, "KILL");
         }
 
         _process.WaitForExit(10_000);
-    }
-
-    internal static List<int> Descendants(int root)
-    {
-        var children = new Dictionary<int, List<int>>();
-        foreach (string dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out int pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                int close = stat.LastIndexOf(')');
-                int ppid = int.Parse(stat[(close + 2)..].Split(' ')[1]);
-                if (!children.TryGetValue(ppid, out var list))
-                {
-                    children[ppid] = list = [];
-                }
-
-                list.Add(pid);
-            }
-            catch (IOException)
-            {
-            }
-        }
-
-        var result = new List<int>();
-        var queue = new Queue<int>([root]);
-        while (queue.Count > 0)
-        {
-            int p = queue.Dequeue();
-            if (children.TryGetValue(p, out var kids))
-            {
-                foreach (int k in kids)
-                {
-                    result.Add(k);
-                    queue.Enqueue(k);
-                }
-            }
-        }
-
-        return result;
     }
 
     private void Kill()

@@ -18,23 +18,16 @@ internal static class Repo
     internal static string NBodyDll => AppDll("NBody");
 
     /// <summary>The checkpoint-interval study (Tools/Study), built with the solution.</summary>
-    internal static string StudyDll
-    {
-        get
-        {
-            string path = Path.Combine(Root, "Tools", "Study", "bin", Configuration, "net10.0", "Study.dll");
-            if (!File.Exists(path))
-            {
-                Assert.Fail($"{path} is missing; build the solution first (dotnet build Coordinated.sln -c {Configuration}).");
-            }
+    internal static string StudyDll => BuiltDll(Path.Combine(Root, "Tools", "Study"), "Study");
 
-            return path;
-        }
-    }
+    /// <summary>The checkpoint benchmark (bench/CheckpointBench), built with the solution.</summary>
+    internal static string BenchDll => BuiltDll(Path.Combine(Root, "bench", "CheckpointBench"), "CheckpointBench");
 
-    internal static string AppDll(string name)
+    internal static string AppDll(string name) => BuiltDll(Path.Combine(Root, "Apps", name), name);
+
+    private static string BuiltDll(string project, string name)
     {
-        string path = Path.Combine(Root, "Apps", name, "bin", Configuration, "net10.0", name + ".dll");
+        string path = Path.Combine(project, "bin", Configuration, "net10.0", name + ".dll");
         if (!File.Exists(path))
         {
             Assert.Fail($"{path} is missing; build the solution first (dotnet build Coordinated.sln -c {Configuration}).");
@@ -129,27 +122,45 @@ internal sealed class ScratchCleanupAttribute : Attribute, ITestAction
         TempDir.Settle(TestContext.CurrentContext.Result.Outcome.Status != NUnit.Framework.Interfaces.TestStatus.Failed);
 }
 
-/// <summary>Tools a test needs. On CI (CI=true) a missing tool fails the test with how to install it; locally it is ignored.</summary>
+/// <summary>
+/// What a test needs from the machine. On CI (CI=true) a missing prerequisite fails the test with how to install or
+/// run it; locally the test is ignored with the same message.
+/// </summary>
 internal static class Requires
 {
+    internal static bool OnCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
     internal static void Tool(string path, string install)
     {
         bool found = path.Contains('/') ? File.Exists(path) : FindOnPath(path) is not null;
-        if (found)
+        if (!found)
         {
-            return;
+            Unavailable($"{path} is not available; install it with: {install} (or run ./test.sh, which installs everything)");
         }
+    }
 
-        string message = $"{path} is not available; install it with: {install} (or run ./test.sh, which installs everything)";
-        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+    internal static void H5py() => Tool(Repo.DebianPython, "apt-get install python3-h5py-mpi");
+
+    /// <summary>The test must run as root (<paramref name="why"/>).</summary>
+    internal static void Root(string why)
+    {
+        if (Environment.UserName != "root")
+        {
+            Unavailable($"this test needs root ({why}); run the tests as root (sudo ./test.sh, or sudo dotnet test ...)");
+        }
+    }
+
+    /// <summary>A prerequisite is missing: fails the test on CI, ignores it elsewhere; <paramref name="message"/> says how to get it.</summary>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    internal static void Unavailable(string message)
+    {
+        if (OnCi)
         {
             Assert.Fail(message);
         }
 
         Assert.Ignore(message);
     }
-
-    internal static void H5py() => Tool(Repo.DebianPython, "apt-get install python3-h5py-mpi");
 
     internal static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)

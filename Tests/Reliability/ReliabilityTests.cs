@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using Coordinated.Study;
 using Coordinated.Tests.Infrastructure;
 using Coordinated.Tests.Runtime;
+using static Coordinated.Tests.Infrastructure.CounterCommandLine;
 
 namespace Coordinated.Tests.Reliability;
 
@@ -8,10 +10,6 @@ namespace Coordinated.Tests.Reliability;
 [NonParallelizable] // mounts, signals and oversubscribed ranks
 public class ReliabilityTests
 {
-    private static string[] Args(TempDir dir, long to, double stepSeconds, params string[] more) =>
-        ["--to", to.ToString(), "--step-seconds", stepSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
-         "--checkpoint-dir", dir["ckpt"], "--report-every", "1", .. more];
-
     private static void Run(string file, params string[] args)
     {
         using var p = Process.Start(file, args);
@@ -19,19 +17,11 @@ public class ReliabilityTests
         Assert.That(p.ExitCode, Is.Zero, $"{file} {string.Join(' ', args)}");
     }
 
-    private static void RequireRoot()
-    {
-        if (Environment.UserName != "root")
-        {
-            Assert.Ignore("needs root (mounts a small tmpfs)");
-        }
-    }
-
     private sealed class SmallDisk : IDisposable
     {
         internal SmallDisk(string path, string size, bool readOnly = false)
         {
-            RequireRoot();
+            Requires.Root("mounts a small tmpfs");
             Path = path;
             Directory.CreateDirectory(path);
             Run("mount", "-t", "tmpfs", "-o", $"size={size}{(readOnly ? ",ro" : "")}", "tmpfs", path);
@@ -136,7 +126,7 @@ public class ReliabilityTests
     public void Snapshots_are_created_with_the_users_umask()
     {
         using var dir = new TempDir();
-        using var job = Job.Start("sh", ["-c", $"umask 027; exec mpirun --quiet -n 2 --oversubscribe dotnet {Repo.CounterDll} --to 2 --step-seconds 0 --checkpoint-every-steps 2 --checkpoint-dir {dir["ckpt"]}"]);
+        using var job = Job.Start("sh", ["-c", "umask 027; exec \"$@\"", "sh", .. MpiRun.Command(2, Repo.CounterDll, Args(dir, 2, 0, "--checkpoint-every-steps", "2"))]);
         job.ExpectExit(0);
         var mode = File.GetUnixFileMode(dir["ckpt/ckpt-000000002.h5"]);
         Assert.That(mode, Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead));
@@ -300,7 +290,7 @@ public class ReliabilityTests
         Job.Signal(job.WaitForRanks(3)[1], "KILL");
         int code = job.WaitForExit(TimeSpan.FromSeconds(60));
         Assert.That(code, Is.Not.Zero.And.Not.EqualTo(75));
-        Assert.That(Job.Descendants(job.Pid), Is.Empty, "no rank left behind");
+        Assert.That(ProcessTable.Descendants(job.Pid), Is.Empty, "no rank left behind");
         using var resume = Job.Mpi(2, Repo.CounterDll, Args(dir, 20, 0, "--output", dir["out.h5"]));
         resume.ExpectExit(0);
         Assert.That(CounterTests.Counts(dir["out.h5"]).Distinct(), Is.EqualTo(new[] { 20L }));

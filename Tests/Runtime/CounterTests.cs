@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using Coordinated.Study;
 using Coordinated.Tests.Infrastructure;
+using static Coordinated.Tests.Infrastructure.CounterCommandLine;
 
 namespace Coordinated.Tests.Runtime;
 
@@ -8,10 +10,6 @@ namespace Coordinated.Tests.Runtime;
 [NonParallelizable] // ranks oversubscribe the machine's cores; in parallel the timings of several jobs would interfere
 public class CounterTests
 {
-    private static string[] Args(TempDir dir, long to, double stepSeconds, params string[] more) =>
-        ["--to", to.ToString(), "--step-seconds", stepSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
-         "--checkpoint-dir", dir["ckpt"], "--report-every", "1", .. more];
-
     internal static long[] Counts(string file) => MemoryMarshal.Cast<byte, long>(H5Py.DatasetBytes(file, "/state/count")).ToArray();
 
     [TestCase(1)]
@@ -221,23 +219,6 @@ public class CounterTests
         Assert.That(job.Stdout, Does.Not.Contain("counter: step"));
     }
 
-    [TestCase("--to", "-3", "--to: -3 is not allowed")]
-    [TestCase("--counters", "0", "--counters: 0 is not allowed")]
-    [TestCase("--checkpoint-every-seconds", "soon", "is not a duration")]
-    [TestCase("--keep", "0", "--keep: 0 is not allowed")]
-    [TestCase("--bogus", "1", "Unrecognized command or argument '--bogus'")]
-    [TestCase("--checkpoint-interval", "auto", "needs --mtbf")]
-    [TestCase("--stop-signals", "TERM,KILL", "unknown signal 'KILL'")]
-    public void Bad_arguments_exit_64_with_a_message_and_no_stack_trace(string flag, string value, string message)
-    {
-        using var dir = new TempDir();
-        using var job = Job.Single(Repo.CounterDll, [flag, value, "--checkpoint-dir", dir["ckpt"]]);
-        job.ExpectExit(64);
-        Assert.That(job.Stderr, Does.Contain(message));
-        Assert.That(job.Stderr, Does.Not.Contain("   at "));
-        Assert.That(Directory.Exists(dir["ckpt"]), Is.False, "nothing created");
-    }
-
     [Test]
     public void Auto_interval_uses_the_measured_cost_and_says_why()
     {
@@ -291,7 +272,7 @@ public class CounterTests
         int code = job.WaitForExit(TimeSpan.FromSeconds(60));
         Assert.That(code, Is.Not.Zero);
         Assert.That(job.Stderr, Does.Contain("[rank 1 of 3").And.Contain("fatal: System.IO.IOException: injected failure at step-boundary").And.Contain("aborting all ranks"));
-        Assert.That(Job.Descendants(job.Pid), Is.Empty);
+        Assert.That(ProcessTable.Descendants(job.Pid), Is.Empty);
     }
 
     [Test]

@@ -121,13 +121,13 @@ public class DurationTests
     [TestCase("15m", 900)]
     [TestCase("1.5h", 5400)]
     [TestCase("2d", 172800)]
-    public void Parses(string text, double seconds) => Assert.That(RuntimeCommandLine.TryParseDuration(text), Is.EqualTo(seconds));
+    public void Parses(string text, double seconds) => Assert.That(OptionParsers.TryParseDuration(text), Is.EqualTo(seconds));
 
     [TestCase("")]
     [TestCase("ten")]
     [TestCase("5x")]
     [TestCase("NaN")]
-    public void Rejects(string text) => Assert.That(RuntimeCommandLine.TryParseDuration(text), Is.Null);
+    public void Rejects(string text) => Assert.That(OptionParsers.TryParseDuration(text), Is.Null);
 }
 
 public class SignalNameTests

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Coordinated.Study;
 using Coordinated.Tests.Infrastructure;
 
 namespace Coordinated.Tests.Slurm;
@@ -228,30 +229,7 @@ internal static class SlurmCluster
     internal static List<int> StepDaemons(int job)
     {
         string prefix = $"slurmstepd: [{job}.";
-        var pids = new List<int>();
-        foreach (string dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out int pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                if (File.ReadAllText(Path.Combine(dir, "cmdline")).StartsWith(prefix, StringComparison.Ordinal))
-                {
-                    pids.Add(pid);
-                }
-            }
-            catch (IOException)
-            {
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
-        }
-
-        return pids;
+        return ProcessTable.Matching(command => command.StartsWith(prefix, StringComparison.Ordinal));
     }
 
     /// <summary>Job output, the controller's view of it, and the end of the controller log: for failure messages.</summary>

@@ -4,7 +4,6 @@ using System.Text.Json;
 using Coordinated.Checkpointing;
 using Coordinated.Study;
 using Coordinated.Tests.Infrastructure;
-using Coordinated.Tests.Parquet;
 
 namespace Coordinated.Tests.Study;
 
@@ -62,19 +61,7 @@ public sealed class QuickStudyTests
     public void No_rank_outlives_the_study()
     {
         // Every NBody process of the study had the output directory on its command line.
-        var left = Directory.EnumerateDirectories("/proc").Where(dir =>
-        {
-            try
-            {
-                return int.TryParse(Path.GetFileName(dir), out _)
-                    && File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(_dir["out"], StringComparison.Ordinal)
-                    && !File.ReadAllText(Path.Combine(dir, "stat")).Split(") ")[1].StartsWith('Z');
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return false; // exited meanwhile
-            }
-        }).ToList();
+        var left = ProcessTable.Matching(command => command.Contains(_dir["out"], StringComparison.Ordinal));
         Assert.That(left, Is.Empty, "processes of the study still running after it exited");
     }
 
@@ -250,25 +237,6 @@ public sealed class StudyUnitTests
     [TestCase(0.0251, 0.025)]
     public void Swept_intervals_are_rounded_to_two_significant_digits(double x, double rounded) =>
         Assert.That(StudyMain.TwoSignificantDigits(x), Is.EqualTo(rounded));
-
-    [TestCase(new string[0], "--out DIR is required")]
-    [TestCase(new[] { "--trials", "0" }, "--trials: 0 is not allowed")]
-    [TestCase(new[] { "--mtbf", "0" }, "--mtbf: 0 is not allowed")]
-    [TestCase(new[] { "--mtbf", "soon" }, "--mtbf: 'soon' is not a duration")]
-    [TestCase(new[] { "--intervals", "1,x" }, "--intervals: 'x' is not a positive duration")]
-    [TestCase(new[] { "--intervals", "1,1" }, "--intervals: an interval is given twice")]
-    [TestCase(new[] { "--ranks", "4", "--particles", "2" }, "--particles must be at least --ranks")]
-    [TestCase(new[] { "--bogus" }, "Unrecognized command or argument '--bogus'")]
-    public void Bad_flags_exit_64_with_a_message_and_create_nothing(string[] flags, string message)
-    {
-        using var dir = new TempDir();
-        string[] args = flags.Length == 0 ? [] : [.. flags, "--out", dir["out"]];
-        using var job = Job.Start("dotnet", [Repo.StudyDll, .. args]);
-        job.ExpectExit(64, TimeSpan.FromSeconds(60));
-        Assert.That(job.Stderr, Does.Contain(message));
-        Assert.That(job.Stderr, Does.Not.Contain("   at "));
-        Assert.That(Directory.Exists(dir["out"]), Is.False, "nothing created");
-    }
 
     [Test]
     public void Mpi_run_sh_runs_the_study_and_passes_its_exit_code()

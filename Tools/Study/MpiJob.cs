@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
@@ -44,19 +43,12 @@ internal sealed partial class MpiJob : IDisposable
             UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
-        foreach (string a in (string[])["mpirun", "--quiet", "-n", ranks.ToString(CultureInfo.InvariantCulture), "--oversubscribe", "--bind-to", "none", "dotnet", dll, .. args])
+        foreach (string a in MpiRun.Command(ranks, dll, args))
         {
             info.ArgumentList.Add(a);
         }
 
-        if (GetUid() == 0)
-        {
-            info.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
-            info.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
-        }
-
-        info.Environment["TERM"] = "dumb";
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        MpiRun.SetEnvironment(info);
         var process = new Process { StartInfo = info };
         var clock = Stopwatch.StartNew();
         var job = new MpiJob(process, clock);
@@ -125,7 +117,7 @@ internal sealed partial class MpiJob : IDisposable
         var deadline = Stopwatch.StartNew();
         while (true)
         {
-            List<int> members = SessionMembers(session);
+            List<int> members = ProcessTable.SessionMembers(session);
             if (!_process.HasExited && !members.Contains(_process.Id))
             {
                 members.Add(_process.Id); // not yet in its own session (setsid has not run): kill it directly
@@ -155,7 +147,7 @@ internal sealed partial class MpiJob : IDisposable
     private void EnsureSessionEmpty(string when)
     {
         var deadline = Stopwatch.StartNew();
-        while (SessionMembers(_process.Id) is { Count: > 0 } left)
+        while (ProcessTable.SessionMembers(_process.Id) is { Count: > 0 } left)
         {
             if (deadline.Elapsed > s_reapTimeout)
             {
@@ -164,39 +156,6 @@ internal sealed partial class MpiJob : IDisposable
 
             Thread.Sleep(20);
         }
-    }
-
-    /// <summary>Live (not zombie) processes whose session id is <paramref name="session"/>.</summary>
-    internal static List<int> SessionMembers(int session)
-    {
-        var members = new List<int>();
-        foreach (string dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
-            {
-                continue;
-            }
-
-            string stat;
-            try
-            {
-                stat = File.ReadAllText(Path.Combine(dir, "stat"));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                continue; // exited meanwhile
-            }
-
-            // pid (comm) state ppid pgrp session ...; comm may contain spaces and parentheses.
-            string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            if (fields.Length > 3 && fields[0] != "Z" && fields[0] != "X"
-                && int.TryParse(fields[3], NumberStyles.Integer, CultureInfo.InvariantCulture, out int sid) && sid == session)
-            {
-                members.Add(pid);
-            }
-        }
-
-        return members;
     }
 
     private void Append(string? line)
@@ -214,9 +173,6 @@ internal sealed partial class MpiJob : IDisposable
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
-
-    [LibraryImport("libc", EntryPoint = "getuid")]
-    private static partial uint GetUid();
 
     /// <summary>Kills every job still running (the study was interrupted: its jobs are in sessions of their own and got no signal).</summary>
     public static void KillAll()

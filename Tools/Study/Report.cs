@@ -2,7 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Coordinated.Checkpointing;
-using Coordinated.Parquet;
+using Parquet;
+using Parquet.Serialization;
 
 namespace Coordinated.Study;
 
@@ -52,29 +53,6 @@ internal sealed class Report
 
     private double[] ModelGrid { get; }
 
-    /// <summary>The column names and types of study.parquet, in order.</summary>
-    public static ParquetSchema Schema { get; } = new(
-        ParquetColumn.Double("interval_s"),
-        ParquetColumn.Double("mtbf_s"),
-        ParquetColumn.Int32("trial"),
-        ParquetColumn.Double("checkpoint_cost_s"),
-        ParquetColumn.Double("restart_cost_s"),
-        ParquetColumn.Double("work_s"),
-        ParquetColumn.Double("reference_s"),
-        ParquetColumn.Double("makespan_s"),
-        ParquetColumn.Int32("failures"),
-        ParquetColumn.Int32("checkpoints"),
-        ParquetColumn.Double("waste_fraction"),
-        ParquetColumn.Double("model_waste_fraction"),
-        ParquetColumn.Int32("ranks"),
-        ParquetColumn.Int32("particles"),
-        ParquetColumn.Int64("steps"),
-        ParquetColumn.Double("step_s"),
-        ParquetColumn.Int64("seed"),
-        ParquetColumn.Double("trial_checkpoint_cost_s", nullable: true),
-        ParquetColumn.Double("trial_restart_cost_s", nullable: true),
-        ParquetColumn.String("kill_times_s"));
-
     public double ModelWaste(double interval) => WasteModel.Waste(interval, Cost, Restart, _settings.MtbfSeconds);
 
     /// <summary>Mean measured waste per swept interval.</summary>
@@ -88,37 +66,60 @@ internal sealed class Report
             return (interval, mean, sd, at.Average(t => t.Failures), at.Average(t => t.CheckpointCosts.Count));
         });
 
+    /// <summary>
+    /// Writes study.parquet (one <see cref="StudyRow"/> per trial, gzip, the model's figures as key/value metadata)
+    /// through Parquet.Net: to <c>path.tmp</c>, flushed to disk, then renamed over <paramref name="path"/>, so that
+    /// a crash never leaves a truncated file.
+    /// </summary>
     public void WriteParquet(string path)
     {
-        var table = new ParquetTable(Schema);
-        foreach (TrialResult t in _trials)
+        StudyRow[] rows = [.. _trials.Select(t => new StudyRow
         {
-            table.AddRow(
-                t.Interval, _settings.MtbfSeconds, t.Trial + 1, Cost, Restart, t.WorkSeconds, t.ReferenceSeconds,
-                t.MakespanSeconds, t.Failures, t.CheckpointCosts.Count, t.Waste, ModelWaste(t.Interval),
-                _settings.Ranks, _settings.Particles, _measured.Steps, _measured.StepSeconds, _settings.Seed,
-                t.CheckpointCosts.Count > 0 ? t.CheckpointCosts.Average() : null, t.RestartTimes.Count > 0 ? t.RestartTimes.Average() : null,
-                string.Join(",", t.KillTimes.Select(k => k.ToString("F3", s_invariant))));
+            IntervalSeconds = t.Interval,
+            MtbfSeconds = _settings.MtbfSeconds,
+            Trial = t.Trial + 1,
+            CheckpointCostSeconds = Cost,
+            RestartCostSeconds = Restart,
+            WorkSeconds = t.WorkSeconds,
+            ReferenceSeconds = t.ReferenceSeconds,
+            MakespanSeconds = t.MakespanSeconds,
+            Failures = t.Failures,
+            Checkpoints = t.CheckpointCosts.Count,
+            WasteFraction = t.Waste,
+            ModelWasteFraction = ModelWaste(t.Interval),
+            Ranks = _settings.Ranks,
+            Particles = _settings.Particles,
+            Steps = _measured.Steps,
+            StepSeconds = _measured.StepSeconds,
+            Seed = _settings.Seed,
+            TrialCheckpointCostSeconds = t.CheckpointCosts.Count > 0 ? t.CheckpointCosts.Average() : null,
+            TrialRestartCostSeconds = t.RestartTimes.Count > 0 ? t.RestartTimes.Average() : null,
+            KillTimesSeconds = string.Join(",", t.KillTimes.Select(k => k.ToString("F3", s_invariant))),
+        })];
+        var metadata = new Dictionary<string, string>
+        {
+            ["model"] = "waste = 1 - tau/(tau+C) * (1 - (R + (tau+C)/2) / M)",
+            ["young_s"] = Young.ToString("R", s_invariant),
+            ["daly_s"] = Daly.ToString("R", s_invariant),
+            ["model_optimum_s"] = ModelOptimum.ToString("R", s_invariant),
+            ["startup_s"] = _measured.StartupSeconds.ToString("R", s_invariant),
+            ["read_verify_s"] = _measured.ReadVerifySeconds.ToString("R", s_invariant),
+            ["checkpoint_samples"] = CheckpointCosts.Length.ToString(s_invariant),
+            ["restart_samples"] = RestartTimes.Length.ToString(s_invariant),
+            ["calibration_checkpoint_cost_s"] = _measured.CheckpointSeconds.ToString("R", s_invariant),
+            ["calibration_restart_cost_s"] = _measured.RestartSeconds.ToString("R", s_invariant),
+            ["quick"] = _settings.Quick ? "true" : "false",
+        };
+
+        string temporary = path + ".tmp";
+        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        {
+            ParquetSerializer.SerializeAsync(rows, file, new ParquetOptions { CompressionMethod = CompressionMethod.Gzip }, metadata)
+                .GetAwaiter().GetResult();
+            file.Flush(flushToDisk: true);
         }
 
-        table.Save(path, new ParquetWriterOptions
-        {
-            Compression = ParquetCompression.Gzip,
-            Metadata =
-            [
-                new("model", "waste = 1 - tau/(tau+C) * (1 - (R + (tau+C)/2) / M)"),
-                new("young_s", Young.ToString("R", s_invariant)),
-                new("daly_s", Daly.ToString("R", s_invariant)),
-                new("model_optimum_s", ModelOptimum.ToString("R", s_invariant)),
-                new("startup_s", _measured.StartupSeconds.ToString("R", s_invariant)),
-                new("read_verify_s", _measured.ReadVerifySeconds.ToString("R", s_invariant)),
-                new("checkpoint_samples", CheckpointCosts.Length.ToString(s_invariant)),
-                new("restart_samples", RestartTimes.Length.ToString(s_invariant)),
-                new("calibration_checkpoint_cost_s", _measured.CheckpointSeconds.ToString("R", s_invariant)),
-                new("calibration_restart_cost_s", _measured.RestartSeconds.ToString("R", s_invariant)),
-                new("quick", _settings.Quick ? "true" : "false"),
-            ],
-        });
+        File.Move(temporary, path, overwrite: true);
     }
 
     /// <summary>Writes the data and a gnuplot script under <paramref name="directory"/>/plot and runs gnuplot to make <paramref name="png"/>.</summary>

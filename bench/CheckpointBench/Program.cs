@@ -16,24 +16,25 @@ var particles = new Option<long>("--particles")
 {
     Description = "Particles (pos + vel = 48 bytes each)",
     DefaultValueFactory = _ => 2_000_000,
-    CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: false),
+    CustomParser = r => OptionParsers.Count(r, min: 1, max: int.MaxValue / 3),
 };
 var repeat = new Option<long>("--repeat")
 {
     Description = "Checkpoints to take",
     DefaultValueFactory = _ => 5,
-    CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: false),
+    CustomParser = r => OptionParsers.Count(r, min: 1),
 };
 var agreeSteps = new Option<long>("--agreement-steps")
 {
     Description = "Step boundaries timed for the agreement cost (0 = skip)",
     DefaultValueFactory = _ => 2000,
-    CustomParser = r => RuntimeCommandLine.ParseCount(r, allowZero: true),
+    CustomParser = r => OptionParsers.Count(r, min: 0),
 };
 var gap = new Option<double>("--gap")
 {
     Description = "Seconds between checkpoints, standing in for the computation an app does between them (0 = back to back)",
     DefaultValueFactory = _ => 0.5,
+    CustomParser = r => OptionParsers.Duration(r, allowZero: true),
 };
 var json = new Option<bool>("--json") { Description = "Also print one JSON summary line (for scripts)" };
 var root = new RootCommand("Coordinated checkpoint benchmark (write, restart, agreement, signal latency).")

@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Coordinated.Tests.Infrastructure;
 using NUnit.Framework;
 
-namespace Coordinated.Tests.Parquet;
+namespace Coordinated.Tests.Study;
 
 /// <summary>
-/// Runs <c>Tests/Parquet/readers/check.mjs</c>, which reads a Parquet file with two independent readers
+/// Runs <c>Tests/Study/readers/check.mjs</c>, which reads a Parquet file with two independent readers
 /// (hyparquet, pure JavaScript; parquet-wasm, the Rust arrow-rs reader compiled to WebAssembly) and prints
 /// what each saw as JSON.
 /// </summary>
@@ -17,8 +18,6 @@ internal static class NodeReaders
     private static readonly TimeSpan s_installTimeout = TimeSpan.FromMinutes(10);
     private static readonly Lock s_lock = new();
     private static string? s_directory;
-
-    private static bool OnCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Makes sure node is there and the readers are installed (<c>npm ci</c> when <c>node_modules</c> is missing).
@@ -36,10 +35,10 @@ internal static class NodeReaders
             string directory = FindReadersDirectory();
             const string install =
                 "Install Node.js 18 or later with npm (Debian/Ubuntu: `apt-get install nodejs npm`, or https://nodejs.org), " +
-                "then run `npm ci` in Tests/Parquet/readers.";
+                "then run `npm ci` in Tests/Study/readers.";
             if (Run("node", ["--version"], directory, TimeSpan.FromSeconds(30)) is not { ExitCode: 0 })
             {
-                Unavailable($"The Parquet reader tests need node, which was not found. {install}");
+                Requires.Unavailable($"The Parquet reader tests need node, which was not found. {install}");
             }
 
             if (!File.Exists(Path.Combine(directory, "node_modules", "hyparquet", "package.json")) ||
@@ -49,7 +48,7 @@ internal static class NodeReaders
                 ProcessResult? npm = Run("npm", ["ci", "--no-audit", "--no-fund"], directory, s_installTimeout);
                 if (npm is not { ExitCode: 0 })
                 {
-                    Unavailable(
+                    Requires.Unavailable(
                         $"`npm ci` in {directory} failed ({(npm is null ? "npm not found" : $"exit code {npm.ExitCode}: {npm.StandardError}")}). {install}");
                 }
             }
@@ -69,29 +68,18 @@ internal static class NodeReaders
         return document.RootElement.Clone();
     }
 
-    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
-    private static void Unavailable(string message)
-    {
-        if (OnCi)
-        {
-            Assert.Fail(message);
-        }
-
-        Assert.Ignore(message);
-    }
-
     private static string FindReadersDirectory()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            string candidate = Path.Combine(dir.FullName, "Tests", "Parquet", "readers");
+            string candidate = Path.Combine(dir.FullName, "Tests", "Study", "readers");
             if (File.Exists(Path.Combine(candidate, "package.json")))
             {
                 return candidate;
             }
         }
 
-        throw new DirectoryNotFoundException($"Tests/Parquet/readers not found above {AppContext.BaseDirectory}.");
+        throw new DirectoryNotFoundException($"Tests/Study/readers not found above {AppContext.BaseDirectory}.");
     }
 
     private sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError);
