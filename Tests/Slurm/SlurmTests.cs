@@ -7,7 +7,8 @@ namespace Coordinated.Tests.Slurm;
 
 /// <summary>
 /// NBody against a real (private, one-node) Slurm: srun launch, preemption by a high-priority job, the USR1 warning
-/// to the batch shell, requeue with SLURM_RESTART_COUNT, the requeue limit and the wall-time reserve. Every resumed
+/// to the batch shell, requeue with SLURM_RESTART_COUNT, the requeue limit, the wall-time reserve and scancel
+/// (a checkpoint, and no requeue). Every resumed
 /// run must end bit for bit where an uninterrupted run ends.
 /// </summary>
 [Category("Slurm")]
@@ -141,6 +142,32 @@ public class SlurmTests
         Assert.That(all, Does.Contain($"resumed from step {stopped.Groups[1].Value} (restart 1)"));
         Assert.That(all, Does.Contain($"finished at step {Steps}"));
         AssertSameBitsAsReference(dir["out.h5"]);
+    }
+
+    [Test]
+    public void Scancel_stops_with_a_checkpoint_and_the_job_stays_cancelled()
+    {
+        using var dir = new TempDir();
+        string output = SlurmCluster.OutputFile(dir.Path, "cancel");
+        int job = SlurmCluster.Sbatch(dir.Path, "cancel", BatchScript(NBodyArgs(dir["ckpt"], dir["out.h5"], "--checkpoint-every-steps", "500")), "low");
+        SlurmCluster.WaitForOutput(job, output, @"checkpoint step 500 \(every-steps\)", s_run);
+
+        DateTime stopAt = DateTime.UtcNow;
+        SlurmCluster.Client("scancel", job.ToString(CultureInfo.InvariantCulture));
+        var said = SlurmCluster.WaitForOutput(job, output, $@"mpi-run.sh: job {job} cancelled: not requeued; the newest snapshot is step (\d+) \((\S+)\)", s_run);
+        var done = SlurmCluster.WaitFor(job, j => j.IsFinal || j.State == "PENDING", "end after scancel", s_run, output);
+        double toEnd = (DateTime.UtcNow - stopAt).TotalSeconds;
+        string text = File.ReadAllText(output);
+        Assert.That(done.State, Is.EqualTo("CANCELLED"), () => SlurmCluster.Describe(job, output));
+        Assert.That(done.Restarts, Is.Zero, "a cancelled job must not be requeued");
+        Assert.That(text, Does.Not.Contain("requeued (restart"));
+        var stopped = Regex.Match(text, @"stopping after checkpoint of step (\d+) \(signal SIGTERM\)");
+        Assert.That(stopped.Success, Is.True, () => $"no coordinated stop on SIGTERM.\n{SlurmCluster.Describe(job, output)}");
+        Assert.That(said.Groups[1].Value, Is.EqualTo(stopped.Groups[1].Value), "the message names the snapshot the stop committed");
+        Assert.That(said.Groups[2].Value, Is.EqualTo(Path.Combine(dir["ckpt"], $"ckpt-{long.Parse(stopped.Groups[1].Value, CultureInfo.InvariantCulture):D9}.h5")));
+        Assert.That(File.Exists(said.Groups[2].Value), Is.True);
+        TestContext.Progress.WriteLine(FormattableString.Invariant(
+            $"scancel: request -> snapshot committed {(SignalCheckpointTime(dir["ckpt"]) - stopAt).TotalSeconds:F2} s, -> job CANCELLED and seen {toEnd:F2} s"));
     }
 
     [Test]
