@@ -26,17 +26,33 @@ coordinated_app() {
   esac
 }
 
-# build_current ROOT DLL: true when DLL exists and no source (*.cs, *.csproj, *.props, *.targets outside Tests/,
-# bin/, obj/) is newer than its last build. The last build is the stamp this script writes next to the dll when
-# a build succeeds (its time is the build's start), or the dll itself when it was built another way.
-# Otherwise false, with the reason in $build_why.
+# build_inputs ROOT PROJECT: the project's folder and those of the projects it references, transitively.
+build_inputs() {
+  local root="$1" todo=("$2") seen=" " p dir ref
+  while [ ${#todo[@]} -gt 0 ]; do
+    p="${todo[0]}"; todo=("${todo[@]:1}")
+    dir="$(dirname "$p")"
+    case "$seen" in *" $dir "*) continue ;; esac
+    seen+="$dir "
+    echo "$root/$dir"
+    for ref in $(sed -n 's/.*<ProjectReference Include="\([^"]*\)".*/\1/p' "$root/$p" 2>/dev/null); do
+      todo+=("$(realpath -m --relative-to="$root" "$root/$dir/$ref")")
+    done
+  done
+}
+
+# build_current ROOT PROJECT DLL: true when DLL exists and no input of PROJECT (*.cs, *.csproj, *.props, *.targets
+# in its folder and in those of the projects it references, and the repository's own *.props, *.targets) is newer
+# than its last build: the newest of the stamp this script leaves next to the dll (the time a successful build
+# started) and the dlls in that folder (a build by other means, e.g. `dotnet build Coordinated.sln`, rewrites at
+# least one of them). Otherwise false, with the reason in $build_why.
 build_current() {
-  local root="$1" dll="$2" ref newer
+  local root="$1" project="$2" dll="$3" ref newer inputs
   if [ ! -f "$root/$dll" ]; then build_why="$dll does not exist"; return 1; fi
-  ref="$root/$(dirname "$dll")/.coordinated-build"
-  [ -f "$ref" ] || ref="$root/$dll"
-  newer=$(find "$root" \( -name .git -o -name bin -o -name obj -o -name node_modules -o -name TestResults -o -path "$root/Tests" \) -prune \
-    -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' \) -newer "$ref" -print -quit 2>/dev/null)
+  ref="$(ls -t "$root/$(dirname "$dll")"/*.dll "$root/$(dirname "$dll")/.coordinated-build" 2>/dev/null | head -n 1)"
+  mapfile -t inputs < <(build_inputs "$root" "$project")
+  newer=$( { find "${inputs[@]}" \( -name bin -o -name obj \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' \) -newer "$ref" -print
+             find "$root" -maxdepth 1 \( -name '*.props' -o -name '*.targets' \) -newer "$ref" -print; } 2>/dev/null | head -n 1)
   if [ -n "$newer" ]; then build_why="${newer#"$root"/} changed after the last build of $dll"; return 1; fi
   return 0
 }
@@ -52,7 +68,7 @@ build_apps() {
   fi
   for app in "$@"; do
     coordinated_app "$app"
-    build_current "$root" "$dll" && continue
+    build_current "$root" "$project" "$dll" && continue
     echo "build: $project (Release): $build_why ..." >&2
     stamp="$root/$(dirname "$dll")/.coordinated-build"
     mkdir -p "$(dirname "$stamp")" && touch "$stamp.new"

@@ -78,7 +78,7 @@ else
 fi
 
 if [ -n "$project" ]; then
-  if ! build_current "$here" "$dll"; then
+  if ! build_current "$here" "$project" "$dll"; then
     if [ -n "$in_job" ]; then
       echo "mpi-run.sh: error: the $app build is not usable: $build_why." >&2
       echo "mpi-run.sh: this is Slurm job $in_job, and mpi-run.sh never builds inside a job (concurrent tasks would race on bin/ and obj/)." >&2

@@ -86,7 +86,7 @@ public class LauncherTests
     }
 
     /// <summary>
-    /// A copy of the launcher scripts and of the built Counter whose build is stale: the dll is an hour old and
+    /// A copy of the launcher scripts and of the built Counter whose build is stale: its files are an hour old and
     /// Apps/Counter/Counter.csproj is new. PATH starts with stand-ins: <c>dotnet build</c> logs and waits for
     /// <see cref="ReleaseBuild"/>, every other <c>dotnet</c> call is the real one; <c>apt-get</c> only logs.
     /// </summary>
@@ -104,10 +104,11 @@ public class LauncherTests
             string bin = Path.GetDirectoryName(Repo.CounterDll)!;
             foreach (string file in Directory.EnumerateFiles(bin).Where(f => !Path.GetFileName(f).StartsWith('.')))
             {
-                Copy(file, this[Path.Combine("Apps/Counter/bin/Release/net10.0", Path.GetFileName(file))]);
+                string copy = this[Path.Combine("Apps/Counter/bin/Release/net10.0", Path.GetFileName(file))];
+                Copy(file, copy);
+                File.SetLastWriteTimeUtc(copy, DateTime.UtcNow.AddHours(-1));
             }
 
-            File.SetLastWriteTimeUtc(this["Apps/Counter/bin/Release/net10.0/Counter.dll"], DateTime.UtcNow.AddHours(-1));
             File.WriteAllText(this["Apps/Counter/Counter.csproj"], "<Project />\n");
 
             string realDotnet = Which("dotnet");
