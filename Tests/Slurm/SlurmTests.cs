@@ -154,12 +154,12 @@ public class SlurmTests
 
         DateTime stopAt = DateTime.UtcNow;
         SlurmCluster.Client("scancel", job.ToString(CultureInfo.InvariantCulture));
-        var said = SlurmCluster.WaitForOutput(job, output, $@"mpi-run.sh: job {job} cancelled: not requeued; the newest snapshot is step (\d+) \((\S+)\)", s_run);
         var done = SlurmCluster.WaitFor(job, j => j.IsFinal || j.State == "PENDING", "end after scancel", s_run, output);
         double toEnd = (DateTime.UtcNow - stopAt).TotalSeconds;
-        string text = File.ReadAllText(output);
         Assert.That(done.State, Is.EqualTo("CANCELLED"), () => SlurmCluster.Describe(job, output));
         Assert.That(done.Restarts, Is.Zero, "a cancelled job must not be requeued");
+        var said = SlurmCluster.WaitForOutput(job, output, $@"mpi-run.sh: job {job} cancelled: not requeued; the newest snapshot is step (\d+) \((\S+)\)", s_run);
+        string text = File.ReadAllText(output);
         Assert.That(text, Does.Not.Contain("requeued (restart"));
         var stopped = Regex.Match(text, @"stopping after checkpoint of step (\d+) \(signal SIGTERM\)");
         Assert.That(stopped.Success, Is.True, () => $"no coordinated stop on SIGTERM.\n{SlurmCluster.Describe(job, output)}");
@@ -168,6 +168,33 @@ public class SlurmTests
         Assert.That(File.Exists(said.Groups[2].Value), Is.True);
         TestContext.Progress.WriteLine(FormattableString.Invariant(
             $"scancel: request -> snapshot committed {(SignalCheckpointTime(dir["ckpt"]) - stopAt).TotalSeconds:F2} s, -> job CANCELLED and seen {toEnd:F2} s"));
+    }
+
+    [Test]
+    public void Preemption_without_grace_time_checkpoints_and_is_requeued_once_by_Slurm()
+    {
+        // GraceTime=0 is Slurm's default: the job is killed (TERM, KillWait, KILL) and requeued by Slurm at once.
+        string low = "PartitionName=low";
+        SlurmCluster.Client("scontrol", "update", low, "GraceTime=0");
+        using var dir = new TempDir();
+        string output = SlurmCluster.OutputFile(dir.Path, "nograce");
+        int job = SlurmCluster.Sbatch(dir.Path, "nograce", BatchScript(NBodyArgs(dir["ckpt"], dir["out.h5"], "--checkpoint-every-steps", "500")), "low");
+        try
+        {
+            SlurmCluster.WaitForOutput(job, output, @"checkpoint step 500 \(every-steps\)", s_run);
+            SlurmCluster.Sbatch(dir.Path, "high", "#!/bin/bash\n#SBATCH --ntasks=8\necho high job ran\n", "high");
+            var pending = SlurmCluster.WaitFor(job, j => j.State == "PENDING", "requeue by Slurm", s_run, output);
+            string text = File.ReadAllText(output);
+            Assert.That(pending.Restarts, Is.EqualTo(1), "requeued once");
+            Assert.That(text, Does.Match(@"stopping after checkpoint of step \d+ \(signal SIGTERM\)"), () => SlurmCluster.Describe(job, output));
+            Assert.That(text, Does.Contain($"mpi-run.sh: checkpoint committed; Slurm has already requeued job {job}"));
+            Assert.That(text, Does.Not.Contain("was refused").And.Not.Contain("requeued (restart"), "no second requeue");
+        }
+        finally
+        {
+            SlurmCluster.Client("scontrol", "update", low, $"GraceTime={SlurmCluster.GraceSeconds}");
+            SlurmCluster.Client("scancel", job.ToString(CultureInfo.InvariantCulture));
+        }
     }
 
     [Test]
