@@ -101,9 +101,10 @@ export TERM=dumb   # keeps terminal-control sequences out of rank output
 # name of the signal that arrived here is written to this per-launch note; rank 0 reads it to report the real one.
 # It lives in this node's temporary directory: rank 0 runs here under a local mpirun and, in a batch job, under srun
 # (the batch script runs on the allocation's first node, where task 0 starts). Elsewhere the ranks report SIGUSR1.
-COORDINATED_SIGNAL_NOTE="$(mktemp "${TMPDIR:-/tmp}/coordinated-signal.XXXXXX")" || exit 73
+# Without a writable temporary directory there is no note, and the ranks report SIGUSR1.
+COORDINATED_SIGNAL_NOTE="$(mktemp "${TMPDIR:-/tmp}/coordinated-signal.XXXXXX" 2>/dev/null)" || COORDINATED_SIGNAL_NOTE=""
 export COORDINATED_SIGNAL_NOTE
-trap 'rm -f "$COORDINATED_SIGNAL_NOTE" "$COORDINATED_SIGNAL_NOTE.new"' EXIT
+[ -n "$COORDINATED_SIGNAL_NOTE" ] && trap 'rm -f "$COORDINATED_SIGNAL_NOTE" "$COORDINATED_SIGNAL_NOTE.new"' EXIT
 if [ -n "${SLURM_JOB_ID:-}" ] && command -v srun >/dev/null 2>&1; then
   launcher=(srun --mpi=pmix ${ranks:+-n "$ranks"} --kill-on-bad-exit=1)
 else
@@ -119,7 +120,9 @@ child=$!
 
 forward() {
   echo "mpi-run.sh: got SIG$1, asking all ranks to checkpoint and stop" >&2
-  printf 'SIG%s\n' "$1" >"$COORDINATED_SIGNAL_NOTE.new" && mv -f "$COORDINATED_SIGNAL_NOTE.new" "$COORDINATED_SIGNAL_NOTE"
+  if [ -n "$COORDINATED_SIGNAL_NOTE" ]; then
+    printf 'SIG%s\n' "$1" >"$COORDINATED_SIGNAL_NOTE.new" && mv -f "$COORDINATED_SIGNAL_NOTE.new" "$COORDINATED_SIGNAL_NOTE"
+  fi
   if [ "$1" = USR2 ]; then kill -s USR2 "$child" 2>/dev/null || true
   else kill -s USR1 "$child" 2>/dev/null || true; fi
 }

@@ -228,10 +228,12 @@ public class SlurmTests
         string output = SlurmCluster.OutputFile(dir.Path, "norequeue");
         int job = SlurmCluster.Sbatch(dir.Path, "norequeue", BatchScript(NBodyArgs(dir["ckpt"], dir["out.h5"], "--checkpoint-every-steps", "500")), "low", "--no-requeue");
         SlurmCluster.WaitForOutput(job, output, @"checkpoint step 500 \(every-steps\)", s_run);
-        SlurmCluster.Client("scancel", "--batch", "--signal=USR1", job.ToString(CultureInfo.InvariantCulture));
+        // TERM to the batch shell only: mpi-run.sh forwards it to srun as USR1, and the ranks report SIGTERM.
+        SlurmCluster.Client("scancel", "--batch", "--signal=TERM", job.ToString(CultureInfo.InvariantCulture));
         var done = SlurmCluster.WaitFor(job, j => j.IsFinal, "end after the stop", s_run, output);
         string text = File.ReadAllText(output);
         Assert.That(done.ExitCode, Is.EqualTo("75:0"), () => SlurmCluster.Describe(job, output));
+        Assert.That(text, Does.Match(@"stopping after checkpoint of step \d+ \(signal SIGTERM\)"), "the signal that reached mpi-run.sh, through srun");
         Assert.That(done.Restarts, Is.Zero);
         Assert.That(text, Does.Contain($"mpi-run.sh: checkpoint committed, but 'scontrol requeue {job}' was refused: Requested operation is presently disabled"));
         Assert.That(text, Does.Contain("resubmit the same job script to resume"));
