@@ -121,6 +121,7 @@ public class LauncherTests
                 exec {realDotnet} "$@"
                 """);
             Stub("apt-get", $"echo \"apt-get $*\" >> {this["apt.log"]}; exit 1");
+            Stub("sudo", "exec \"$@\""); // not root: ensure-deps.sh installs through sudo
         }
 
         internal string Root => _dir.Path;
