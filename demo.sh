@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # The Coordinated demo: NBody on 4 ranks is stopped by a signal mid-run (one coordinated snapshot, exit 75),
 # resumed on 3 ranks, and its final state compared bit for bit with an uninterrupted 2-rank run.
-# Installs Open MPI and parallel HDF5 from Debian if missing and builds on first use (through mpi-run.sh).
+# Installs Open MPI and parallel HDF5 from Debian if missing and builds on first use (through mpi-run.sh, which
+# builds a stale app as ./build.sh does; run the demo outside Slurm jobs).
 #   ./demo.sh [--particles N] [--steps S]   (defaults 4096 and 1000)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 particles=4096
 steps=1000
+# value FLAG [VALUE...]: the flag's value, a positive whole number; exit 64 naming the flag otherwise.
+value() {
+  [ $# -ge 2 ] || { echo "error: $1 needs a value (see --help)" >&2; exit 64; }
+  [[ "$2" =~ ^[1-9][0-9]{0,8}$ ]] || { echo "error: $1 wants a positive whole number, not '$2' (see --help)" >&2; exit 64; }
+}
 while [ $# -gt 0 ]; do
   case "$1" in
-    --particles) particles="$2"; shift 2 ;;
-    --steps) steps="$2"; shift 2 ;;
-    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --particles) value "$@"; particles="$2"; shift 2 ;;
+    --steps) value "$@"; steps="$2"; shift 2 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "error: unknown argument '$1' (see --help)" >&2; exit 64 ;;
   esac
 done

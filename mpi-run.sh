@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# mpi-run.sh: the one launcher for Coordinated apps.
+# mpi-run.sh: the launch step, the one launcher for Coordinated apps.
 #
 #   ./mpi-run.sh [-n RANKS] APP [ARGS...]
 #
@@ -9,18 +9,28 @@
 # (see `./mpi-run.sh APP --help`). Outside Slurm it starts RANKS processes with mpirun (default 4); inside a
 # Slurm allocation it uses `srun --mpi=pmix` (ranks from the allocation unless -n is given).
 #
+# Build first with ./build.sh (the build step, on a login node). Inside a Slurm job (SLURM_JOB_ID set) this script
+# never builds or installs anything: if the app's build is missing or older than the sources, or a Debian package
+# is missing, it says so and exits 69. Outside a job it builds a stale app itself (under a lock) and installs
+# missing Debian packages first.
+#
 # Signals: TERM, INT, USR1 and USR2 sent to this script are forwarded to every rank as a signal the ranks
 # survive (mpirun itself would kill them on TERM), so they take one coordinated checkpoint and stop with exit 75.
+# The ranks report the signal that arrived here: it is written first to the file COORDINATED_SIGNAL_NOTE names.
 # Exit code: the app's (0 finished, 75 stopped after a checkpoint: rerun to resume, 64 bad arguments,
-# 65 unusable checkpoint data, 73 checkpoint directory unusable, 74 checkpoint failed, 76 requeue limit).
-# Inside a Slurm batch job, after exit 75 the job is requeued (`scontrol requeue`) unless COORDINATED_REQUEUE=0
-# or SLURM_RESTART_COUNT has reached COORDINATED_MAX_REQUEUES (default 5).
+# 65 unusable checkpoint data, 73 checkpoint directory unusable, 74 checkpoint failed, 76 requeue limit), or
+# 69 (build missing or stale inside a job, Debian package missing), 1 (the build failed).
+# Inside a Slurm batch job, after exit 75 the job is requeued (`scontrol requeue`) unless it was cancelled
+# (`scancel`: "cancelled: not requeued"), COORDINATED_REQUEUE=0, or SLURM_RESTART_COUNT has reached
+# COORDINATED_MAX_REQUEUES (default 5). Preemption, the time-limit warning and the wall-time stop are requeued.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ranks=""
+# shellcheck source=build.sh
+source "$here/build.sh"
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,37 +45,49 @@ if [ -n "$ranks" ] && ! [[ "$ranks" =~ ^[1-9][0-9]*$ ]]; then
 fi
 
 app="$1"; shift
-# The app's own --max-requeues also bounds the requeues this script asks for.
+# The app's own --max-requeues also bounds the requeues this script asks for; its --checkpoint-dir holds the
+# snapshot a cancelled job names.
 prev=""
+checkpoint_dir="checkpoints"
 for a in "$@"; do
-  if [ "$prev" = "--max-requeues" ]; then COORDINATED_MAX_REQUEUES="$a"; fi
-  case "$a" in --max-requeues=*) COORDINATED_MAX_REQUEUES="${a#*=}" ;; esac
+  case "$prev" in
+    --max-requeues) COORDINATED_MAX_REQUEUES="$a" ;;
+    --checkpoint-dir) checkpoint_dir="$a" ;;
+  esac
+  case "$a" in
+    --max-requeues=*) COORDINATED_MAX_REQUEUES="${a#*=}" ;;
+    --checkpoint-dir=*) checkpoint_dir="${a#*=}" ;;
+  esac
   prev="$a"
 done
-case "$app" in
-  counter) project="Apps/Counter/Counter.csproj"; dll="Apps/Counter/bin/Release/net10.0/Counter.dll"; pre=() ;;
-  nbody)   project="Apps/NBody/NBody.csproj";     dll="Apps/NBody/bin/Release/net10.0/NBody.dll";     pre=() ;;
-  kernel-bench) project="Apps/NBody/NBody.csproj"; dll="Apps/NBody/bin/Release/net10.0/NBody.dll"; pre=(bench-kernel); ranks=1 ;;
-  bench)   project="bench/CheckpointBench/CheckpointBench.csproj"; dll="bench/CheckpointBench/bin/Release/net10.0/CheckpointBench.dll"; pre=() ;;
-  study)   project="Tools/Study/Study.csproj";    dll="Tools/Study/bin/Release/net10.0/Study.dll";    pre=() ;;
-  *.dll)   project=""; dll="$app"; pre=() ;;
-  *) echo "error: unknown app '$app' (use counter, nbody, bench, kernel-bench, study, or a path to a .dll)" >&2; exit 64 ;;
-esac
+pre=()
+if coordinated_app "$app"; then
+  [ "$app" = kernel-bench ] && { pre=(bench-kernel); ranks=1; }
+elif [[ "$app" == *.dll ]]; then
+  project=""; dll="$app"; deps=runtime
+else
+  echo "error: unknown app '$app' (use counter, nbody, bench, kernel-bench, study, or a path to a .dll)" >&2; exit 64
+fi
 
-if [ "$app" = study ]; then "$here/scripts/ensure-deps.sh" study || exit $?; else "$here/scripts/ensure-deps.sh" runtime || exit $?; fi
+in_job="${SLURM_JOB_ID:-}"
+if [ -n "$in_job" ]; then
+  # Inside a job nothing is installed: only checked.
+  "$here/scripts/ensure-deps.sh" --check "$deps" || exit $?
+else
+  "$here/scripts/ensure-deps.sh" "$deps" || exit $?
+fi
 
 if [ -n "$project" ]; then
-  dll="$here/$dll"
-  # Build Release when the app is missing or any source is newer than it.
-  if [ ! -f "$dll" ] || [ -n "$(find "$here/Runtime" "$here/Apps" "$here/bench" "$here/Tools" "$here/Directory.Build.props" "$here/Directory.Packages.props" \
-        \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer "$dll" -not -path '*/obj/*' -not -path '*/bin/*' -print -quit)" ]; then
-    echo "mpi-run.sh: building $project (Release) ..." >&2
-    log=$(mktemp)
-    if ! dotnet build "$here/$project" -c Release -nologo -v q >"$log" 2>&1; then
-      cat "$log" >&2; rm -f "$log"; echo "error: build failed" >&2; exit 1
+  if ! build_current "$here" "$project" "$dll"; then
+    if [ -n "$in_job" ]; then
+      echo "mpi-run.sh: error: the $app build is not usable: $build_why." >&2
+      echo "mpi-run.sh: this is Slurm job $in_job, and mpi-run.sh never builds inside a job (concurrent tasks would race on bin/ and obj/)." >&2
+      echo "mpi-run.sh: build on the login node, then submit again:  cd $here && ./build.sh" >&2
+      exit 69
     fi
-    rm -f "$log"
+    build_apps "$here" "$app" || exit $?
   fi
+  dll="$here/$dll"
 fi
 [ -f "$dll" ] || { echo "error: $dll does not exist" >&2; exit 64; }
 
@@ -75,16 +97,22 @@ if [ "$app" = study ]; then
 fi
 
 export TERM=dumb   # keeps terminal-control sequences out of rank output
+# The ranks survive only USR1/USR2 through mpirun, so TERM and INT arrive there as USR1. Before forwarding, the
+# name of the signal that arrived here is written to this per-launch note; rank 0 reads it to report the real one.
+# It lives in this node's temporary directory: rank 0 runs here under a local mpirun and, in a batch job, under srun
+# (the batch script runs on the allocation's first node, where task 0 starts). Elsewhere the ranks report SIGUSR1.
+# Without a writable temporary directory there is no note, and the ranks report SIGUSR1.
+COORDINATED_SIGNAL_NOTE="$(mktemp "${TMPDIR:-/tmp}/coordinated-signal.XXXXXX" 2>/dev/null)" || COORDINATED_SIGNAL_NOTE=""
+export COORDINATED_SIGNAL_NOTE
+[ -n "$COORDINATED_SIGNAL_NOTE" ] && trap 'rm -f "$COORDINATED_SIGNAL_NOTE" "$COORDINATED_SIGNAL_NOTE.new"' EXIT
 if [ -n "${SLURM_JOB_ID:-}" ] && command -v srun >/dev/null 2>&1; then
   launcher=(srun --mpi=pmix ${ranks:+-n "$ranks"} --kill-on-bad-exit=1)
-  forward_signal=USR1
 else
   ranks="${ranks:-4}"
   if [ "$(id -u)" -eq 0 ]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   fi
-  launcher=(mpirun --quiet -n "$ranks" --oversubscribe --bind-to none)
-  forward_signal=USR1
+  launcher=(mpirun --quiet -n "$ranks" --oversubscribe --bind-to none -x COORDINATED_SIGNAL_NOTE)
 fi
 
 "${launcher[@]}" dotnet "$dll" "${pre[@]}" "$@" &
@@ -92,8 +120,11 @@ child=$!
 
 forward() {
   echo "mpi-run.sh: got SIG$1, asking all ranks to checkpoint and stop" >&2
+  if [ -n "$COORDINATED_SIGNAL_NOTE" ]; then
+    printf 'SIG%s\n' "$1" >"$COORDINATED_SIGNAL_NOTE.new" && mv -f "$COORDINATED_SIGNAL_NOTE.new" "$COORDINATED_SIGNAL_NOTE"
+  fi
   if [ "$1" = USR2 ]; then kill -s USR2 "$child" 2>/dev/null || true
-  else kill -s "$forward_signal" "$child" 2>/dev/null || true; fi
+  else kill -s USR1 "$child" 2>/dev/null || true; fi
 }
 trap 'forward TERM' TERM
 trap 'forward INT' INT
@@ -107,18 +138,50 @@ done
 wait "$child"
 rc=$?
 
+# newest_snapshot: "step k (DIR/ckpt-....h5)" from the checkpoint directory's `latest`, or where to look.
+newest_snapshot() {
+  local name
+  name="$(head -n 1 "$checkpoint_dir/latest" 2>/dev/null)"
+  if [[ "$name" =~ ^ckpt-0*([0-9]+)\.h5$ ]]; then echo "step ${BASH_REMATCH[1]} ($checkpoint_dir/$name)"
+  else echo "in $checkpoint_dir (its 'latest' is unreadable here)"; fi
+}
+
+# job_fate: why this batch job is ending, from what slurmctld says about it (checked against Slurm 22.05):
+#   requeued   Slurm has already requeued it (Restarts grew: preemption with GraceTime=0, an admin's requeue)
+#   cancelled  JobState COMPLETING/CANCELLED, not for the time limit and not preempted: scancel (user or admin)
+#   ending     anything else: RUNNING (preemption inside GraceTime, the --signal warning, --walltime-reserve, a
+#              signal sent by hand), COMPLETING for the time limit (Reason=TimeLimit), or scontrol gave no answer
+#              in 10 s (better a cancelled job requeued once than a preempted one lost).
+job_fate() {
+  local show state reason restarts preempt
+  show="$(timeout 10 scontrol show job -o "$SLURM_JOB_ID" 2>/dev/null)" || { echo ending; return; }
+  state="$(grep -o 'JobState=[^ ]*' <<<"$show")"; state="${state#*=}"
+  reason="$(grep -o ' Reason=[^ ]*' <<<"$show")"; reason="${reason#*=}"
+  restarts="$(grep -o ' Restarts=[0-9]*' <<<"$show")"; restarts="${restarts#*=}"
+  preempt="$(grep -o ' PreemptTime=[^ ]*' <<<"$show")"; preempt="${preempt#*=}"
+  if [ "${restarts:-0}" -gt "${SLURM_RESTART_COUNT:-0}" ]; then echo requeued
+  elif [[ "$state" == COMPLETING || "$state" == CANCELLED ]] && [ "$reason" != TimeLimit ] && [[ -z "$preempt" || "$preempt" == None ]]; then
+    echo cancelled
+  else echo ending; fi
+}
+
 if [ "$rc" -eq 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ -z "${SLURM_STEP_ID:-}" ] && [ "${COORDINATED_REQUEUE:-1}" != 0 ]; then
   count="${SLURM_RESTART_COUNT:-0}"
   max="${COORDINATED_MAX_REQUEUES:-5}"
-  if [ "$count" -ge "$max" ]; then
-    echo "mpi-run.sh: not requeueing job $SLURM_JOB_ID: it has been requeued $count times (limit $max: --max-requeues or COORDINATED_MAX_REQUEUES)." >&2
-    echo "mpi-run.sh: resubmit it by hand once you know why it keeps stopping." >&2
-    exit 76
-  fi
   job="$SLURM_JOB_ID"
   # An array task is requeued alone, not the whole array.
   [ -n "${SLURM_ARRAY_JOB_ID:-}" ] && job="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
-  if ! command -v scontrol >/dev/null 2>&1; then
+  fate=ending
+  command -v scontrol >/dev/null 2>&1 && fate="$(job_fate)"
+  if [ "$fate" = cancelled ]; then
+    echo "mpi-run.sh: job $job cancelled: not requeued; the newest snapshot is $(newest_snapshot). Submit the same job script again to resume from it." >&2
+  elif [ "$fate" = requeued ]; then
+    echo "mpi-run.sh: checkpoint committed; Slurm has already requeued job $job (preempted or requeued by an administrator)." >&2
+  elif [ "$count" -ge "$max" ]; then
+    echo "mpi-run.sh: not requeueing job $job: it has been requeued $count times (limit $max: --max-requeues or COORDINATED_MAX_REQUEUES)." >&2
+    echo "mpi-run.sh: resubmit it by hand once you know why it keeps stopping." >&2
+    exit 76
+  elif ! command -v scontrol >/dev/null 2>&1; then
     echo "mpi-run.sh: checkpoint committed, but scontrol is not on PATH here, so job $job was not requeued." >&2
     echo "mpi-run.sh: resubmit the same job script to resume (or load the Slurm client tools in the script)." >&2
   elif out=$(scontrol requeue "$job" 2>&1); then

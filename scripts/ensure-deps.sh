@@ -3,9 +3,12 @@
 #   scripts/ensure-deps.sh runtime   Open MPI + parallel HDF5 (to run the apps)
 #   scripts/ensure-deps.sh study     + gnuplot (the checkpoint-interval study draws its plot with it)
 #   scripts/ensure-deps.sh test      + h5py-mpi, hdf5-tools, Slurm + munge, gnuplot (to run every test)
+#   scripts/ensure-deps.sh --check MODE   never install: exit 69 naming what is missing (mpi-run.sh in a Slurm job)
 # Quiet when everything is there. Needs root (or sudo) only when it has to install.
 set -euo pipefail
 
+install=1
+if [ "${1:-}" = --check ]; then install=0; shift; fi
 mode="${1:-runtime}"
 # On a cluster the libraries come from modules or other distributions: if the runtime can load them, that is enough.
 if [ "$mode" = runtime ]; then
@@ -39,6 +42,12 @@ for pkg in "${want[@]}"; do
   fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$install" -eq 0 ]; then
+  echo "error: missing Debian packages: ${missing[*]}. Nothing is installed inside a Slurm job (SLURM_JOB_ID=${SLURM_JOB_ID:-})." >&2
+  echo "Install them where the compute nodes get their software (apt-get install -y ${missing[*]}), or load Open MPI and" >&2
+  echo "parallel HDF5 modules and set COORDINATED_LIBMPI and COORDINATED_LIBHDF5." >&2
+  exit 69
+fi
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -22,8 +22,17 @@ public static class StopSignals
     /// <summary>How many registered signals arrived.</summary>
     public static int Count => Volatile.Read(ref s_count);
 
-    /// <summary>Name of the most recent signal (e.g. "SIGTERM"), or null.</summary>
-    public static string? LastSignal => Volatile.Read(ref s_last) is var n && n == 0 ? null : Name(n);
+    /// <summary>
+    /// Name of the most recent signal (e.g. "SIGTERM"), or null. A SIGUSR1 forwarded by mpi-run.sh reports the
+    /// signal mpi-run.sh received: it writes that name to the file <c>COORDINATED_SIGNAL_NOTE</c> names before it
+    /// forwards (mpirun would kill the ranks on TERM). Read here, at the step boundary, never in the handler.
+    /// </summary>
+    public static string? LastSignal => Volatile.Read(ref s_last) switch
+    {
+        0 => null,
+        10 when LauncherNote() is int received => Name(received),
+        var n => Name(n),
+    };
 
     /// <summary>
     /// Makes exactly <paramref name="names"/> the stop signals. A signal handled before stays registered (its handler is
@@ -86,6 +95,24 @@ public static class StopSignals
         15 => "SIGTERM",
         _ => $"signal {number}",
     };
+
+    /// <summary>The signal named in mpi-run.sh's note (COORDINATED_SIGNAL_NOTE), or null when there is none.</summary>
+    private static int? LauncherNote()
+    {
+        string? path = Environment.GetEnvironmentVariable("COORDINATED_SIGNAL_NOTE");
+        try
+        {
+            return string.IsNullOrEmpty(path) || !File.Exists(path) ? null : Parse(File.ReadAllText(path));
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
 
     private static void OnSignal(PosixSignalContext context)
     {

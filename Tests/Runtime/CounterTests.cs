@@ -286,6 +286,7 @@ public class CounterTests
             job.ExpectExit(75);
             Assert.That(job.Stderr, Does.Contain("mpi-run.sh: got SIGTERM, asking all ranks to checkpoint and stop"));
             Assert.That(job.Stdout, Does.Match(@"checkpoint step \d+ \(signal\)"));
+            Assert.That(job.Stdout, Does.Match(@"stopping after checkpoint of step \d+ \(signal SIGTERM\)"), "the signal that arrived, not the forwarded USR1");
         }
 
         using var resume = Job.Start(Path.Combine(Repo.Root, "mpi-run.sh"), ["-n", "2", Repo.CounterDll, .. Args(dir, 0, 0)]);

@@ -7,7 +7,8 @@ namespace Coordinated.Tests.Slurm;
 
 /// <summary>
 /// NBody against a real (private, one-node) Slurm: srun launch, preemption by a high-priority job, the USR1 warning
-/// to the batch shell, requeue with SLURM_RESTART_COUNT, the requeue limit and the wall-time reserve. Every resumed
+/// to the batch shell, requeue with SLURM_RESTART_COUNT, the requeue limit, the wall-time reserve and scancel
+/// (a checkpoint, and no requeue). Every resumed
 /// run must end bit for bit where an uninterrupted run ends.
 /// </summary>
 [Category("Slurm")]
@@ -144,6 +145,59 @@ public class SlurmTests
     }
 
     [Test]
+    public void Scancel_stops_with_a_checkpoint_and_the_job_stays_cancelled()
+    {
+        using var dir = new TempDir();
+        string output = SlurmCluster.OutputFile(dir.Path, "cancel");
+        int job = SlurmCluster.Sbatch(dir.Path, "cancel", BatchScript(NBodyArgs(dir["ckpt"], dir["out.h5"], "--checkpoint-every-steps", "500")), "low");
+        SlurmCluster.WaitForOutput(job, output, @"checkpoint step 500 \(every-steps\)", s_run);
+
+        DateTime stopAt = DateTime.UtcNow;
+        SlurmCluster.Client("scancel", job.ToString(CultureInfo.InvariantCulture));
+        var done = SlurmCluster.WaitFor(job, j => j.IsFinal || j.State == "PENDING", "end after scancel", s_run, output);
+        double toEnd = (DateTime.UtcNow - stopAt).TotalSeconds;
+        Assert.That(done.State, Is.EqualTo("CANCELLED"), () => SlurmCluster.Describe(job, output));
+        Assert.That(done.Restarts, Is.Zero, "a cancelled job must not be requeued");
+        var said = SlurmCluster.WaitForOutput(job, output, $@"mpi-run.sh: job {job} cancelled: not requeued; the newest snapshot is step (\d+) \((\S+)\)", s_run);
+        string text = File.ReadAllText(output);
+        Assert.That(text, Does.Not.Contain("requeued (restart"));
+        var stopped = Regex.Match(text, @"stopping after checkpoint of step (\d+) \(signal SIGTERM\)");
+        Assert.That(stopped.Success, Is.True, () => $"no coordinated stop on SIGTERM.\n{SlurmCluster.Describe(job, output)}");
+        Assert.That(said.Groups[1].Value, Is.EqualTo(stopped.Groups[1].Value), "the message names the snapshot the stop committed");
+        Assert.That(said.Groups[2].Value, Is.EqualTo(Path.Combine(dir["ckpt"], $"ckpt-{long.Parse(stopped.Groups[1].Value, CultureInfo.InvariantCulture):D9}.h5")));
+        Assert.That(File.Exists(said.Groups[2].Value), Is.True);
+        TestContext.Progress.WriteLine(FormattableString.Invariant(
+            $"scancel: request -> snapshot committed {(SignalCheckpointTime(dir["ckpt"]) - stopAt).TotalSeconds:F2} s, -> job CANCELLED and seen {toEnd:F2} s"));
+    }
+
+    [Test]
+    public void Preemption_without_grace_time_checkpoints_and_is_requeued_once_by_Slurm()
+    {
+        // GraceTime=0 is Slurm's default: the job is killed (TERM, KillWait, KILL) and requeued by Slurm at once.
+        string low = "PartitionName=low";
+        SlurmCluster.Client("scontrol", "update", low, "GraceTime=0");
+        using var dir = new TempDir();
+        string output = SlurmCluster.OutputFile(dir.Path, "nograce");
+        int job = SlurmCluster.Sbatch(dir.Path, "nograce", BatchScript(NBodyArgs(dir["ckpt"], dir["out.h5"], "--checkpoint-every-steps", "500")), "low");
+        try
+        {
+            SlurmCluster.WaitForOutput(job, output, @"checkpoint step 500 \(every-steps\)", s_run);
+            SlurmCluster.Sbatch(dir.Path, "high", "#!/bin/bash\n#SBATCH --ntasks=8\necho high job ran\n", "high");
+            var pending = SlurmCluster.WaitFor(job, j => j.State == "PENDING", "requeue by Slurm", s_run, output);
+            string text = File.ReadAllText(output);
+            Assert.That(pending.Restarts, Is.EqualTo(1), "requeued once");
+            Assert.That(text, Does.Match(@"stopping after checkpoint of step \d+ \(signal SIGTERM\)"), () => SlurmCluster.Describe(job, output));
+            Assert.That(text, Does.Contain($"mpi-run.sh: checkpoint committed; Slurm has already requeued job {job}"));
+            Assert.That(text, Does.Not.Contain("was refused").And.Not.Contain("requeued (restart"), "no second requeue");
+        }
+        finally
+        {
+            SlurmCluster.Client("scontrol", "update", low, $"GraceTime={SlurmCluster.GraceSeconds}");
+            SlurmCluster.Client("scancel", job.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    [Test]
     public void Requeue_limit_is_honoured_with_exit_76_and_a_message()
     {
         using var dir = new TempDir();
@@ -175,10 +229,12 @@ public class SlurmTests
         string output = SlurmCluster.OutputFile(dir.Path, "norequeue");
         int job = SlurmCluster.Sbatch(dir.Path, "norequeue", BatchScript(NBodyArgs(dir["ckpt"], dir["out.h5"], "--checkpoint-every-steps", "500")), "low", "--no-requeue");
         SlurmCluster.WaitForOutput(job, output, @"checkpoint step 500 \(every-steps\)", s_run);
-        SlurmCluster.Client("scancel", "--batch", "--signal=USR1", job.ToString(CultureInfo.InvariantCulture));
+        // TERM to the batch shell only: mpi-run.sh forwards it to srun as USR1, and the ranks report SIGTERM.
+        SlurmCluster.Client("scancel", "--batch", "--signal=TERM", job.ToString(CultureInfo.InvariantCulture));
         var done = SlurmCluster.WaitFor(job, j => j.IsFinal, "end after the stop", s_run, output);
         string text = File.ReadAllText(output);
         Assert.That(done.ExitCode, Is.EqualTo("75:0"), () => SlurmCluster.Describe(job, output));
+        Assert.That(text, Does.Match(@"stopping after checkpoint of step \d+ \(signal SIGTERM\)"), "the signal that reached mpi-run.sh, through srun");
         Assert.That(done.Restarts, Is.Zero);
         Assert.That(text, Does.Contain($"mpi-run.sh: checkpoint committed, but 'scontrol requeue {job}' was refused: Requested operation is presently disabled"));
         Assert.That(text, Does.Contain("resubmit the same job script to resume"));

@@ -89,7 +89,8 @@ JobRequeue=1
 # Finished jobs stay visible to scontrol/squeue for 10 minutes (there is no accounting database).
 MinJobAge=600
 MessageTimeout=5
-KillWait=5
+# Slurm's default: a cancelled job (scancel, time limit) has this long between SIGTERM and SIGKILL to checkpoint.
+KillWait=30
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=1,bf_interval=1,sched_min_interval=100000
 PreemptType=preempt/partition_prio
