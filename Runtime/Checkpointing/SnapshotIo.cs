@@ -165,6 +165,7 @@ internal static class SnapshotIo
         file.WriteAttribute("/", "app", owner.App);
         file.WriteAttribute("/", "step", step);
         file.WriteAttribute("/", "ranks", (long)comm.Size);
+        file.WriteAttribute("/", "hosts", Hosts(comm));
         file.WriteAttribute("/", "created_utc", DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
         file.WriteAttribute("/", "trigger", trigger);
         file.WriteAttribute("/", "restart_count", (long)owner.RestartCount);
@@ -184,6 +185,31 @@ internal static class SnapshotIo
         {
             file.WriteAttribute("/scalars", name, value);
         }
+    }
+
+    private static string? s_hosts;
+
+    /// <summary>Every rank's host name in rank order, comma-separated (root attribute <c>hosts</c>); gathered once per process.</summary>
+    /// <remarks>Collective on <paramref name="comm"/> the first time it is called.</remarks>
+    private static string Hosts(Communicator comm)
+    {
+        if (s_hosts is { } known)
+        {
+            return known;
+        }
+
+        byte[] mine = System.Text.Encoding.UTF8.GetBytes(Environment.MachineName);
+        int[] counts = comm.Allgather(mine.Length);
+        int[] displacements = new int[counts.Length];
+        for (int r = 1; r < counts.Length; r++)
+        {
+            displacements[r] = displacements[r - 1] + counts[r - 1];
+        }
+
+        byte[] all = new byte[displacements[^1] + counts[^1]];
+        comm.Allgatherv<byte>(mine, all, counts, displacements);
+        var names = counts.Select((count, r) => System.Text.Encoding.UTF8.GetString(all, displacements[r], count));
+        return s_hosts = string.Join(",", names);
     }
 
     /// <summary>This rank's checksum rows (offset, count, crc32c) over its slice, in blocks of at most 4 MiB.</summary>
