@@ -43,7 +43,15 @@ public class MultiNodeTests
 
     private static string[] NBodyArgs(string checkpointDir, string output, long steps = Steps, params string[] more) =>
         ["--particles", Particles.ToString(CultureInfo.InvariantCulture), "--steps", steps.ToString(CultureInfo.InvariantCulture),
-         "--dt", "0.0005", "--seed", "11", "--report-every", "500", "--checkpoint-dir", checkpointDir, "--output", output, .. more];
+         "--dt", "0.0005", "--seed", "11", "--report-every", Math.Min(steps, 500).ToString(CultureInfo.InvariantCulture),
+         "--checkpoint-dir", checkpointDir, "--output", output, .. more];
+
+    /// <summary>
+    /// A node range that can shrink on requeue. Not <c>--ntasks-per-node</c>: Slurm 22.05 fixes a job's task count at
+    /// its first start (8 on 4 nodes), so a requeued <c>-N 3-4 --ntasks-per-node=2</c> job then waits for 4 nodes
+    /// (ReqNodeNotAvail). Whole nodes instead, and the ranks per node set in the batch script (SLURM_NTASKS_PER_NODE).
+    /// </summary>
+    private static readonly string[] s_nodeRange = ["--nodes=3-4", "--exclusive"];
 
     [OneTimeSetUp]
     public void StartClusterAndReference()
@@ -127,7 +135,7 @@ public class MultiNodeTests
         string dir = TestDir("preempt");
         string output = SlurmCluster.OutputFile(dir, "preempt");
         int job = SlurmCluster.Sbatch(dir, "preempt", BatchScript(NBodyArgs(Path.Combine(dir, "ckpt"), Path.Combine(dir, "out.h5"), Steps, "--checkpoint-every-steps", "500")),
-            "low", "--nodes=3-4", "--ntasks-per-node=2");
+            "low", s_nodeRange);
         try
         {
             SlurmCluster.WaitForOutput(job, output, @"checkpoint step 500 \(every-steps\)", s_run);
@@ -168,7 +176,7 @@ public class MultiNodeTests
 
     [Test]
     public void Losing_a_node_of_a_node_range_job_resumes_on_the_3_nodes_left_with_6_ranks_bitwise_identical() =>
-        LoseNodeResumeFinish("range", ["--nodes=3-4", "--ntasks-per-node=2"], victim: "node4", ranksAfter: 6, nodesAfter: ["node1", "node2", "node3"]);
+        LoseNodeResumeFinish("range", s_nodeRange, victim: "node4", ranksAfter: 6, nodesAfter: ["node1", "node2", "node3"]);
 
     /// <summary>
     /// Runs NBody, kills <paramref name="victim"/> (every process in it, its slurmd included, its /local gone) after
@@ -230,7 +238,7 @@ public class MultiNodeTests
         string output = SlurmCluster.OutputFile(dir, "warning");
         // 2-minute limit, USR1 to the batch shell 100 s before it; the runtime's own reserve (10 s) comes later.
         int job = SlurmCluster.Sbatch(dir, "warning", BatchScript(NBodyArgs(Path.Combine(dir, "ckpt"), Path.Combine(dir, "out.h5"), 10_000_000,
-            "--walltime-reserve", "10", "--report-every", "100000")), "low", "--nodes=4", "--ntasks-per-node=2", "--time=2", "--signal=B:USR1@100");
+            "--walltime-reserve", "10")), "low", "--nodes=4", "--ntasks-per-node=2", "--time=2", "--signal=B:USR1@100");
         try
         {
             var pending = SlurmCluster.WaitFor(job, j => j.State == "PENDING" && j.Restarts == 1, "stop and requeue after the USR1 warning", s_run, output);
@@ -256,7 +264,7 @@ public class MultiNodeTests
     {
         string dir = TestDir("lock");
         string ckpt = Path.Combine(dir, "ckpt");
-        string[] args = NBodyArgs(ckpt, Path.Combine(dir, "out.h5"), 10_000_000, "--report-every", "100000");
+        string[] args = NBodyArgs(ckpt, Path.Combine(dir, "out.h5"), 10_000_000);
         int first = SlurmCluster.Sbatch(dir, "first", BatchScript(args), "low", "--nodelist=node1", "--nodes=1", "--ntasks=2", "--no-requeue");
         try
         {
@@ -290,6 +298,7 @@ public class MultiNodeTests
         #SBATCH --requeue
         #SBATCH --open-mode=append
         {{_env.Trim()}}
+        export SLURM_NTASKS_PER_NODE=2
         echo "job $SLURM_JOB_ID starting (restart ${SLURM_RESTART_COUNT:-0}) on $SLURM_JOB_NODELIST"
         exec {{Repo.Root}}/mpi-run.sh {{Repo.NBodyDll}} {{string.Join(' ', appArgs)}}
         """;

@@ -20,7 +20,8 @@
 # Settings (environment): COORDINATED_CLUSTER_DIR (state, configs, logs; default /var/lib/coordinated-cluster, never
 # under /tmp because each node has its own /tmp), COORDINATED_CLUSTER_NAME (prefix of namespaces and interfaces,
 # default crd), COORDINATED_CLUSTER_SUBNET (first three octets, default 198.19.77), COORDINATED_GRACE_TIME (low
-# partition's GraceTime, default 20), COORDINATED_SLURMD_TIMEOUT (seconds until a dead node is marked down, default 10).
+# partition's GraceTime, default 20), COORDINATED_SLURMD_TIMEOUT (seconds until a dead node is marked down, default 10),
+# COORDINATED_NODE_CPUS (CPUs each node claims, default 2; all nodes share this machine's cores).
 # Partitions: low (default, preemptable, REQUEUE) and high, both on every node. Needs root. Exit 69 when it cannot start,
 # 64 on bad arguments.
 set -euo pipefail
@@ -28,7 +29,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dir="${COORDINATED_CLUSTER_DIR:-/var/lib/coordinated-cluster}"
 fail() { echo "cluster.sh: error: $*" >&2; exit 69; }
-usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 bad() { echo "cluster.sh: $*" >&2; usage >&2; exit 64; }
 
 case "$dir" in /tmp|/tmp/*) bad "COORDINATED_CLUSTER_DIR must not be under /tmp: every node has its own /tmp";; esac
@@ -262,7 +263,7 @@ SchedulerParameters=sched_interval=1,bf_interval=1,sched_min_interval=100000
 PreemptType=preempt/partition_prio
 PreemptMode=REQUEUE
 PreemptExemptTime=0
-NodeName=DEFAULT CPUs=2 RealMemory=2000 State=UNKNOWN
+NodeName=DEFAULT CPUs=${COORDINATED_NODE_CPUS:-2} RealMemory=2000 State=UNKNOWN
 EOF
     for k in $(seq 1 "$nodes"); do echo "NodeName=node$k NodeHostname=node$k NodeAddr=$subnet.$k" >>"$dir/slurm.conf"; done
     cat >>"$dir/slurm.conf" <<EOF
