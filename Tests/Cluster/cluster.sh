@@ -80,7 +80,7 @@ kill_node() {
 start_node() {
   local k="$1" netns host_if peer_if holder
   netns="$(ns "node$k")"; host_if="${name}v$k"; peer_if="${name}p$k"
-  ip netns add "$netns"
+  ip netns add "$netns" || fail "cannot create network namespace $netns (needs root with CAP_NET_ADMIN and CAP_SYS_ADMIN; an unprivileged container cannot)"
   ip link add "$host_if" type veth peer name "$peer_if"
   ip link set "$peer_if" netns "$netns"
   ip link set "$host_if" master "$bridge" up
@@ -199,7 +199,9 @@ EOF
     if [ ! -d /local ]; then mkdir /local; touch "$dir/run/made-local"; fi
 
     # The bridge; the host side (slurmctld) is $subnet.254.
-    ip link add "$bridge" type bridge
+    # A failed start takes down what it made; the logs stay in $dir/log.
+    trap 'rc=$?; [ "$rc" -eq 0 ] || ( down ) >/dev/null 2>&1; exit "$rc"' EXIT
+    ip link add "$bridge" type bridge || fail "cannot create bridge $bridge (needs root with CAP_NET_ADMIN)"
     ip addr add "$subnet.254/24" dev "$bridge"
     ip link set "$bridge" up
 
