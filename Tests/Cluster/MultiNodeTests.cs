@@ -152,6 +152,7 @@ public class MultiNodeTests
             Assert.That(Regex.Matches(first, @"stopping after checkpoint of step \d+ \(signal SIGTERM\)"), Has.Count.EqualTo(1),
                 () => $"one coordinated snapshot on preemption.\n{SlurmCluster.Describe(job, output)}");
             Assert.That(first, Does.Contain($"job {job} requeued (restart 1"));
+            Assert.That(toPending, Is.LessThan(SlurmCluster.GraceSeconds), "snapshot, stop and requeue must finish inside GraceTime");
             TestContext.Progress.WriteLine(FormattableString.Invariant($"preempt: high job submitted -> low job requeued {toPending:F1} s"));
             SlurmCluster.WaitFor(high, j => j.State == "COMPLETED", "completion of the high job", s_run, SlurmCluster.OutputFile(dir, "high"));
 

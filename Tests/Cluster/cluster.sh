@@ -205,23 +205,10 @@ EOF
     ip addr add "$subnet.254/24" dev "$bridge"
     ip link set "$bridge" up
 
-    used_ports() { ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }'; }
-    free_port() {
-      local used p
-      used="$(used_ports)"
-      for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 30000 ))
-        if ! grep -qx "$p" <<<"$used" && [ "$p" != "${taken:-}" ]; then echo "$p"; return; fi
-      done
-      fail "no free TCP port found"
-    }
+    # shellcheck source=Tests/Slurm/slurm-common.sh
+    . "$here/../Slurm/slurm-common.sh"
     ctld_port="$(free_port)"; taken="$ctld_port"; slurmd_port="$(free_port)"
-
-    key="$dir/munge/munge.key"
-    [ -f "$key" ] || { dd if=/dev/urandom of="$key" bs=1 count=1024 status=none; chmod 0400 "$key"; }
-    socket="$dir/munge/munge.socket"
-    munged --force --socket="$socket" --key-file="$key" --pid-file="$dir/run/munged.pid" \
-      --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed" || fail "munged did not start (log: $dir/log/munged.log)"
+    socket="$(start_munged "$dir")"
 
     grace="${COORDINATED_GRACE_TIME:-20}"
     all="node[1-$nodes]"
@@ -231,40 +218,14 @@ ClusterName=coordinated-mn
 SlurmctldHost=$(hostname)($subnet.254)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$socket
+$(common_conf "$socket")
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/run/slurmctld.pid
 SlurmdPidFile=$dir/spool/%n/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd-%n.log
-SlurmctldDebug=info
-SlurmdDebug=info
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-MpiDefault=none
-MailProg=/bin/true
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-SlurmdParameters=config_overrides
-ReturnToService=2
 SlurmdTimeout=${COORDINATED_SLURMD_TIMEOUT:-10}
-JobRequeue=1
-MinJobAge=600
-MessageTimeout=5
-KillWait=5
-SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=1,bf_interval=1,sched_min_interval=100000
-PreemptType=preempt/partition_prio
-PreemptMode=REQUEUE
-PreemptExemptTime=0
 NodeName=DEFAULT CPUs=${COORDINATED_NODE_CPUS:-2} RealMemory=2000 State=UNKNOWN
 EOF
     for k in $(seq 1 "$nodes"); do echo "NodeName=node$k NodeHostname=node$k NodeAddr=$subnet.$k" >>"$dir/slurm.conf"; done
