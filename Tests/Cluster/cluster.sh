@@ -30,7 +30,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dir="${COORDINATED_CLUSTER_DIR:-/var/lib/coordinated-cluster}"
 fail() { echo "cluster.sh: error: $*" >&2; exit 69; }
 usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-bad() { echo "cluster.sh: $*" >&2; usage >&2; exit 64; }
+bad() { echo "cluster.sh: $*; see: cluster.sh --help" >&2; exit 64; }
 
 case "$dir" in /tmp|/tmp/*) bad "COORDINATED_CLUSTER_DIR must not be under /tmp: every node has its own /tmp";; esac
 mkdir -p "$dir"
@@ -126,28 +126,30 @@ EOF
 }
 
 down() {
-  [ -f "$state" ] || return 0
-  load
-  if [ -f "$dir/slurm.conf" ] && [ -f "$dir/run/slurmctld.pid" ] && kill -0 "$(cat "$dir/run/slurmctld.pid")" 2>/dev/null; then
-    SLURM_CONF="$dir/slurm.conf" timeout 10 scancel --quiet --user=root 2>/dev/null || true
+  if [ -f "$state" ]; then
+    load
+    if [ -f "$dir/slurm.conf" ] && [ -f "$dir/run/slurmctld.pid" ] && kill -0 "$(cat "$dir/run/slurmctld.pid")" 2>/dev/null; then
+      SLURM_CONF="$dir/slurm.conf" timeout 10 scancel --quiet --user=root 2>/dev/null || true
+    fi
+    local netns link
+    for netns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${name}-node[0-9]+$" || true); do
+      kill_node "$netns"
+    done
+    for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E "^${name}(v[0-9]+|br0)$" || true); do
+      ip link del "$link" 2>/dev/null || true
+    done
   fi
-  local netns
-  for netns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${name}-node[0-9]+$" || true); do
-    kill_node "$netns"
-  done
   rm -f "$dir"/run/node*.holder
+  # The host-side daemons by their pid files, even when the state file is gone (a crashed `up`).
   local daemon pid
   for daemon in slurmctld munged; do
     pid="$(cat "$dir/run/$daemon.pid" 2>/dev/null || true)"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -KILL "$pid" 2>/dev/null || true
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
     rm -f "$dir/run/$daemon.pid"
-  done
-  local link
-  for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E "^${name}(v[0-9]+|br0)$" || true); do
-    ip link del "$link" 2>/dev/null || true
   done
   if [ -f "$dir/run/made-local" ]; then rmdir /local 2>/dev/null || true; rm -f "$dir/run/made-local"; fi
   rm -f "$state"
@@ -170,17 +172,17 @@ case "$cmd" in
     for tool in ip nsenter unshare munged slurmctld slurmd sinfo scontrol ss; do
       command -v "$tool" >/dev/null 2>&1 || fail "$tool not found (apt-get install iproute2 util-linux slurmctld slurmd slurm-client munge)"
     done
-    # Leftovers of an earlier run in the same directory (crashed test, killed shell) go first.
-    ( down )
     name="${COORDINATED_CLUSTER_NAME:-crd}"
     subnet="${COORDINATED_CLUSTER_SUBNET:-198.19.77}"
     [[ "$name" =~ ^[a-z][a-z0-9]{0,5}$ ]] || bad "COORDINATED_CLUSTER_NAME must be 1-6 lower-case letters/digits"
     [[ "$subnet" =~ ^198\.(18|19)\.[0-9]{1,3}$ ]] || bad "COORDINATED_CLUSTER_SUBNET must be inside 198.18.0.0/15 (e.g. 198.19.77)"
-    # Leftovers under the same name from another directory.
+    # Leftovers under the same name (nodes of a crashed run hold /local busy until they are gone), then the rest
+    # of an earlier run in the same directory (daemons, state).
     for netns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${name}-node[0-9]+$" || true); do kill_node "$netns"; done
     for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E "^${name}(v[0-9]+|br0)$" || true); do
       ip link del "$link" 2>/dev/null || true
     done
+    ( down )
     if ip -o addr show 2>/dev/null | grep -q " inet $subnet\."; then fail "subnet $subnet.0/24 is already in use here (COORDINATED_CLUSTER_SUBNET)"; fi
     bridge="${name}br0"
     shared="${shared:-$dir/shared}"
