@@ -95,6 +95,11 @@ public class MultiNodeTests
         Assert.That(rc, Is.Zero, $"cluster.sh down failed: {stderr}");
         string leftovers = Run("sh", "-c", "ip netns list | grep '^crdt-' ; ip -o link show | grep -o 'crdt[a-z0-9]*' ; true");
         Assert.That(leftovers.Trim(), Is.Empty, "cluster.sh down left namespaces or interfaces behind");
+        var daemons = Directory.EnumerateDirectories("/proc")
+            .Where(d => int.TryParse(Path.GetFileName(d), out _))
+            .Select(d => ReadOrEmpty(Path.Combine(d, "cmdline")).Replace('\0', ' '))
+            .Where(cmd => cmd.Contains(_dir, StringComparison.Ordinal)).ToList();
+        Assert.That(daemons, Is.Empty, "cluster.sh down left processes of the cluster running");
         if (TestContext.CurrentContext.Result.FailCount == 0)
         {
             Directory.Delete(_dir, recursive: true);
@@ -346,6 +351,18 @@ public class MultiNodeTests
         }
 
         Assert.Fail($"the nodes did not all become idle within 60 s:\n{states}\n{SlurmCluster.ControllerLog()}");
+    }
+
+    private static string ReadOrEmpty(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (IOException)
+        {
+            return "";
+        }
     }
 
     private static string Run(string file, params string[] args)
