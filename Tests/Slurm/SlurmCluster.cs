@@ -78,6 +78,16 @@ internal static class SlurmCluster
         }
     }
 
+    /// <summary>
+    /// Points every client call at another cluster whose directory has the same layout (slurm.conf, log/), such as
+    /// the namespace cluster of Tests/Cluster; <paramref name="startError"/> is what RequireUp reports if it did not start.
+    /// </summary>
+    internal static void Use(string dir, string? startError)
+    {
+        s_dir = dir;
+        s_startError = startError;
+    }
+
     /// <summary>Fails the test if the cluster did not start. Called by every Slurm test first.</summary>
     internal static void RequireUp()
     {
@@ -220,7 +230,7 @@ internal static class SlurmCluster
     {
         var timeout = TimeSpan.FromSeconds(GraceSeconds + 10);
         WaitFor(job, j => j.State == "PENDING" && StepDaemons(job).Count == 0
-                && !Client("sinfo", "-h", "-n", "localhost", "-o", "%T").Contains("completing", StringComparison.Ordinal),
+                && !Client("sinfo", "-h", "-o", "%T").Contains("completing", StringComparison.Ordinal),
             "PENDING state with the previous run's slurmstepd gone and the node no longer completing", timeout, outputFile);
         Client("scontrol", "update", $"JobId={job}", "StartTime=now+2");
     }

@@ -28,31 +28,12 @@ dir="$(cd "$dir" && pwd)"
 umask 077
 mkdir -p "$dir/munge" "$dir/state" "$dir/spool" "$dir/log" "$dir/run"
 
-# A port nobody listens on (and that differs from Slurm's 6817/6818).
-used_ports() { ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }'; }
-free_port() {
-  local used p
-  used="$(used_ports)"
-  for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 30000 ))
-    if ! grep -qx "$p" <<<"$used" && ! grep -qx "$p" <<<"${taken:-}"; then echo "$p"; return; fi
-  done
-  fail "no free TCP port found"
-}
+# shellcheck source=Tests/Slurm/slurm-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/slurm-common.sh"
 ctld_port="$(free_port)"
 taken="$ctld_port"
 slurmd_port="$(free_port)"
-
-# munge: its own key, socket, pid, log and seed, so a system munged (if any) is left alone.
-key="$dir/munge/munge.key"
-if [ ! -f "$key" ]; then
-  dd if=/dev/urandom of="$key" bs=1 count=1024 status=none
-  chmod 0400 "$key"
-fi
-socket="$dir/munge/munge.socket"
-munged --force --socket="$socket" --key-file="$key" --pid-file="$dir/run/munged.pid" \
-  --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed" \
-  || fail "munged did not start (log: $dir/log/munged.log)"
+socket="$(start_munged "$dir")"
 
 conf="$dir/slurm.conf"
 cat >"$conf" <<EOF
@@ -61,41 +42,13 @@ ClusterName=coordinated
 SlurmctldHost=localhost
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$socket
+$(common_conf "$socket")
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/run/slurmctld.pid
 SlurmdPidFile=$dir/run/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
-SlurmctldDebug=info
-SlurmdDebug=info
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-MpiDefault=none
-MailProg=/bin/true
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-SlurmdParameters=config_overrides
-ReturnToService=2
-JobRequeue=1
-# Finished jobs stay visible to scontrol/squeue for 10 minutes (there is no accounting database).
-MinJobAge=600
-MessageTimeout=5
-# Slurm's default: a cancelled job (scancel, time limit) has this long between SIGTERM and SIGKILL to checkpoint.
-KillWait=30
-SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=1,bf_interval=1,sched_min_interval=100000
-PreemptType=preempt/partition_prio
-PreemptMode=REQUEUE
-PreemptExemptTime=0
 NodeName=localhost NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=8 RealMemory=8000 State=UNKNOWN
 PartitionName=low  Nodes=localhost Default=YES PriorityTier=1  PreemptMode=REQUEUE GraceTime=$grace MaxTime=INFINITE State=UP
 PartitionName=high Nodes=localhost Default=NO  PriorityTier=10 PreemptMode=OFF MaxTime=INFINITE State=UP
