@@ -4,8 +4,8 @@
 #   ./mpi-run.sh [-n RANKS] APP [ARGS...]
 #
 # APP is counter, nbody, bench (the checkpoint benchmark), kernel-bench (NBody's force kernel vs C), study (the
-# checkpoint-interval study, docs/STUDY.md: not itself an MPI program, it launches NBody under mpirun many times and
-# kills it; -n R becomes its --ranks R), or a path to an app's .dll. ARGS go to the app
+# checkpoint-interval study, docs/STUDY.md: it launches NBody under mpirun itself; -n R becomes its --ranks R), inspect
+# (look into a checkpoint directory, docs/INSPECT.md; no MPI), or a path to an app's .dll. ARGS go to the app
 # (see `./mpi-run.sh APP --help`). Outside Slurm it starts RANKS processes with mpirun (default 4); inside a
 # Slurm allocation it uses `srun --mpi=pmix` (ranks from the allocation unless -n is given).
 #
@@ -48,11 +48,13 @@ case "$app" in
   kernel-bench) project="Apps/NBody/NBody.csproj"; dll="Apps/NBody/bin/Release/net10.0/NBody.dll"; pre=(bench-kernel); ranks=1 ;;
   bench)   project="bench/CheckpointBench/CheckpointBench.csproj"; dll="bench/CheckpointBench/bin/Release/net10.0/CheckpointBench.dll"; pre=() ;;
   study)   project="Tools/Study/Study.csproj";    dll="Tools/Study/bin/Release/net10.0/Study.dll";    pre=() ;;
+  inspect) project="Tools/Inspect/Inspect.csproj"; dll="Tools/Inspect/bin/Release/net10.0/Inspect.dll"; pre=() ;;
   *.dll)   project=""; dll="$app"; pre=() ;;
-  *) echo "error: unknown app '$app' (use counter, nbody, bench, kernel-bench, study, or a path to a .dll)" >&2; exit 64 ;;
+  *) echo "error: unknown app '$app' (use counter, nbody, bench, kernel-bench, study, inspect, or a path to a .dll)" >&2; exit 64 ;;
 esac
 
-if [ "$app" = study ]; then "$here/scripts/ensure-deps.sh" study || exit $?; else "$here/scripts/ensure-deps.sh" runtime || exit $?; fi
+if [ "$app" = study ]; then "$here/scripts/ensure-deps.sh" study || exit $?
+elif [ "$app" != inspect ]; then "$here/scripts/ensure-deps.sh" runtime || exit $?; fi
 
 if [ -n "$project" ]; then
   dll="$here/$dll"
@@ -73,6 +75,8 @@ fi
 if [ "$app" = study ]; then
   exec dotnet "$dll" ${ranks:+--ranks "$ranks"} "$@"
 fi
+# inspect reads snapshots with managed code (docs/INSPECT.md): a plain process, no MPI, no native HDF5.
+if [ "$app" = inspect ]; then exec dotnet "$dll" "$@"; fi
 
 export TERM=dumb   # keeps terminal-control sequences out of rank output
 if [ -n "${SLURM_JOB_ID:-}" ] && command -v srun >/dev/null 2>&1; then

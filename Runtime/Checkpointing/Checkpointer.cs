@@ -698,7 +698,7 @@ public sealed partial class Checkpointer : IDisposable
             {
                 removed = _directory!.Commit(step, _options.Keep, _replaceOnFirstCommit);
                 _replaceOnFirstCommit.Clear();
-                if (_options.Xdmf) XdmfSidecar.AfterCommit(_directoryPath, step, content.Arrays);
+                if (_options.Xdmf) XdmfSidecar.AfterCommit(_directoryPath, step, content.Arrays, removed);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -148,10 +148,10 @@ public static partial class XdmfSidecar
 
     /// <summary>
     /// The runtime's hook at the commit point (rank 0, after the rename): writes the sidecar of the snapshot just
-    /// committed and removes sidecars whose snapshot retention has deleted. Never throws: a failure is a warning,
-    /// the snapshot itself is committed either way. Local (no communication).
+    /// committed and removes the sidecars of the snapshots retention is deleting (<paramref name="removed"/>) or has
+    /// deleted. Never throws: a failure is a warning, the snapshot itself is committed either way. Local (no communication).
     /// </summary>
-    internal static void AfterCommit(string directory, long step, IReadOnlyList<StateArray> arrays)
+    internal static void AfterCommit(string directory, long step, IReadOnlyList<StateArray> arrays, IReadOnlyCollection<string> removed)
     {
         try
         {
@@ -165,7 +165,8 @@ public static partial class XdmfSidecar
             Write(Path.Combine(directory, CheckpointDirectory.CommittedName(step)), step, described);
             foreach (string sidecar in Directory.EnumerateFiles(directory, "ckpt-*.xdmf"))
             {
-                if (SidecarPattern().IsMatch(Path.GetFileName(sidecar)) && !File.Exists(Path.ChangeExtension(sidecar, ".h5")))
+                string snapshot = Path.ChangeExtension(sidecar, ".h5");
+                if (SidecarPattern().IsMatch(Path.GetFileName(sidecar)) && (!File.Exists(snapshot) || removed.Contains(Path.GetFileName(snapshot))))
                 {
                     File.Delete(sidecar);
                 }
