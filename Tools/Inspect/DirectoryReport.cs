@@ -126,6 +126,7 @@ internal sealed partial record DirectoryReport
         {
             string path = Path.Combine(full, name);
             SnapshotRow row;
+            string? firstProblem;
             try
             {
                 using var snapshot = Snapshot.Open(path);
@@ -145,6 +146,7 @@ internal sealed partial record DirectoryReport
                     Verifies = problems.Count == 0,
                     Problems = problems.Select(p => p.ToString()).ToList(),
                 };
+                firstProblem = problems.FirstOrDefault()?.Describe();
                 newestParameters ??= snapshot.Parameters;
                 newestScalars ??= snapshot.Scalars;
                 if (pick is null && row.Verifies)
@@ -157,11 +159,12 @@ internal sealed partial record DirectoryReport
             catch (SnapshotException e)
             {
                 row = new SnapshotRow { File = name, Bytes = new FileInfo(path).Length, Latest = name == latest, Problems = [e.Message] };
+                firstProblem = e.Message;
             }
 
             if (pick is null && !row.Verifies)
             {
-                skipped.Add($"{name}: {row.Problems.FirstOrDefault()}" + (row.Problems.Count > 1 ? $" (and {row.Problems.Count - 1} more)" : ""));
+                skipped.Add($"{name}: {firstProblem}" + (row.Problems.Count > 1 ? $" (and {row.Problems.Count - 1} more)" : ""));
             }
 
             rows.Add(row);

@@ -12,8 +12,10 @@ namespace Coordinated.Inspect;
 /// <param name="Message">What is wrong.</param>
 internal sealed record Problem(string File, string? Dataset, long? First, long? End, string Message)
 {
-    public override string ToString() =>
-        $"{File}: {(Dataset is null ? "" : Dataset + (First is long f ? $" elements [{f}, {End})" : "") + ": ")}{Message}";
+    public override string ToString() => $"{File}: {Describe()}";
+
+    /// <summary>The problem without the file name: <c>/state/pos elements [0, 32): ...</c>.</summary>
+    internal string Describe() => $"{(Dataset is null ? "" : Dataset + (First is long f ? $" elements [{f}, {End})" : "") + ": ")}{Message}";
 }
 
 /// <summary>
