@@ -142,6 +142,35 @@ public sealed class InspectTests
     }
 
     [Test]
+    public void A_directory_in_use_shows_its_owner_and_verifies_while_retention_deletes_snapshots()
+    {
+        using var dir = new TempDir();
+        using var job = Job.Mpi(1, Repo.NBodyDll,
+            ["--particles", "300", "--steps", "100000000", "--report-every", "0", "--checkpoint-every-steps", "20", "--checkpoint-dir", dir["ckpt"]]);
+        job.WaitForLine(@"checkpoint step \d+ .*removed ckpt-");
+
+        var (code, json, stderr) = Inspect(dir["ckpt"], "--json");
+        Assert.That(code, Is.Zero, stderr);
+        using (var doc = JsonDocument.Parse(json))
+        {
+            Assert.That(doc.RootElement.GetProperty("in_use_by").GetString(), Does.StartWith($"nbody pid {job.RankPids()[0]} on "));
+        }
+
+        for (int i = 0; i < 3; i++)
+        {
+            var (verify, stdout, verifyErr) = Inspect("verify", dir["ckpt"]);
+            Assert.That(verify, Is.Zero, "a snapshot deleted by retention mid-read is not damage:\n" + stdout + verifyErr);
+        }
+
+        Job.Signal(job.Pid, "USR1");
+        job.ExpectExit(75);
+        var (after, afterJson, _) = Inspect(dir["ckpt"], "--json");
+        using var done = JsonDocument.Parse(afterJson);
+        Assert.That(done.RootElement.GetProperty("in_use_by").ValueKind, Is.EqualTo(JsonValueKind.Null), "the lock went with the run");
+        Assert.That(done.RootElement.GetProperty("snapshots")[0].GetProperty("trigger").GetString(), Is.EqualTo("signal"));
+    }
+
+    [Test]
     public void A_damaged_snapshot_fails_verify_with_the_dataset_and_range_and_the_restart_choice_matches_the_runtime()
     {
         using var dir = new TempDir();

@@ -149,7 +149,19 @@ internal static class Commands
             throw new UsageException($"{path} does not exist: give a checkpoint directory or a ckpt-<step>.h5 file");
         }
 
-        var results = files.Select(f => (File: Path.GetFileName(f), Problems: Verifier.Verify(f))).ToList();
+        var results = new List<(string File, List<Problem> Problems)>();
+        foreach (string file in files)
+        {
+            if (Verifier.Verify(file) is { } problems)
+            {
+                results.Add((Path.GetFileName(file), problems));
+            }
+            else if (!json)
+            {
+                output.Line($"{Path.GetFileName(file)}: deleted while inspect read the directory (retention of a running run); skipped");
+            }
+        }
+
         bool ok = results.All(r => r.Problems.Count == 0);
         if (json)
         {

@@ -83,6 +83,7 @@ internal sealed partial record DirectoryReport
     internal static DirectoryReport Scan(string directory)
     {
         string full = Path.GetFullPath(directory);
+        string? inUseBy = LockHolder(full);
         var committed = new List<(long Step, string Name)>();
         var leftovers = new List<string>();
         var ignored = new List<string>();
@@ -102,8 +103,10 @@ internal sealed partial record DirectoryReport
             }
             else if (LeftoverPattern().IsMatch(info.Name))
             {
-                long bytes = info is FileInfo f ? f.Length : 0;
-                leftovers.Add($"{info.Name} ({Units.Bytes(bytes)}, {info.LastWriteTimeUtc:yyyy-MM-dd HH:mm:ss}Z): left by a run killed while writing; the next start removes it");
+                // A live run's temporary file may be renamed or removed under us: report it as it was listed.
+                leftovers.Add(inUseBy is null
+                    ? $"{info.Name} ({info.LastWriteTimeUtc:yyyy-MM-dd HH:mm:ss}Z): left by a run killed while writing; the next start removes it"
+                    : $"{info.Name}: being written by the run that holds the directory");
             }
         }
 
@@ -156,9 +159,14 @@ internal sealed partial record DirectoryReport
                     scalars = snapshot.Scalars;
                 }
             }
+            catch (SnapshotException e) when (e.Vanished)
+            {
+                ignored.Add($"{name}: deleted while inspect read the directory (retention of a running run)");
+                continue;
+            }
             catch (SnapshotException e)
             {
-                row = new SnapshotRow { File = name, Bytes = new FileInfo(path).Length, Latest = name == latest, Problems = [e.Message] };
+                row = new SnapshotRow { File = name, Bytes = SizeOrZero(path), Latest = name == latest, Problems = [e.Message] };
                 firstProblem = e.Message;
             }
 
@@ -193,12 +201,24 @@ internal sealed partial record DirectoryReport
             LatestNote = latestNote,
             Leftovers = leftovers,
             Ignored = ignored,
-            InUseBy = LockHolder(full),
+            InUseBy = inUseBy,
             Restart = new RestartChoice(pick, reason, skipped),
             Parameters = parameters ?? newestParameters,
             Scalars = scalars ?? newestScalars,
             MetricsLines = metricsLines,
         };
+    }
+
+    private static long SizeOrZero(string path)
+    {
+        try
+        {
+            return new FileInfo(path).Length;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
 
     private static string? ReadLatest(string directory)

@@ -15,6 +15,9 @@ namespace Coordinated.Inspect;
 internal sealed class SnapshotException(string message, bool notASnapshot = false) : Exception(message)
 {
     internal bool NotASnapshot { get; } = notASnapshot;
+
+    /// <summary>The file disappeared between listing the directory and opening it: not damage.</summary>
+    internal bool Vanished { get; init; }
 }
 
 /// <summary>One <c>/state</c> dataset: name, element type and shape.</summary>
@@ -55,7 +58,8 @@ internal sealed class Snapshot : IDisposable
 
     internal string Name => System.IO.Path.GetFileName(Path);
 
-    internal long Size => new FileInfo(Path).Length;
+    /// <summary>File size when it was opened (a running run's retention may delete the file while it is read).</summary>
+    internal long Size { get; private set; }
 
     /// <summary>Root attributes, as strings, longs or doubles.</summary>
     internal IReadOnlyDictionary<string, object> Attributes { get; private set; } = new Dictionary<string, object>();
@@ -100,12 +104,28 @@ internal sealed class Snapshot : IDisposable
 
         if (!File.Exists(path))
         {
-            throw new SnapshotException($"{path} does not exist");
+            throw new SnapshotException($"{path} does not exist (deleted while inspect read the directory?)") { Vanished = true };
         }
 
         bool committedName = Verifier.CommittedPattern().IsMatch(System.IO.Path.GetFileName(path));
-        if (!HasHdf5Signature(path))
+        FileStream stream;
+        try
         {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new SnapshotException($"{path} was deleted while inspect read the directory (a running run's retention?)") { Vanished = true };
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SnapshotException($"{path} cannot be opened: {e.Message}", notASnapshot: !committedName);
+        }
+
+        long size = stream.Length;
+        if (!HasHdf5Signature(stream))
+        {
+            stream.Dispose();
             throw new SnapshotException(
                 committedName
                     ? $"{path} has no HDF5 signature: its first bytes are damaged or it was overwritten"
@@ -116,16 +136,19 @@ internal sealed class Snapshot : IDisposable
         NativeFile file;
         try
         {
-            file = H5File.OpenRead(path);
+            stream.Position = 0;
+            file = H5File.Open(stream, leaveOpen: false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
+            stream.Dispose();
             throw new SnapshotException($"{path} is not a readable HDF5 file: {e.Message}");
         }
 
         var snapshot = new Snapshot(path, file);
         try
         {
+            snapshot.Size = size;
             snapshot.Load(committedName);
             return snapshot;
         }
@@ -142,10 +165,9 @@ internal sealed class Snapshot : IDisposable
     }
 
     /// <summary>HDF5's 8-byte signature at offset 0, 512, 1024, 2048 ... (where a user block may move it).</summary>
-    private static bool HasHdf5Signature(string path)
+    private static bool HasHdf5Signature(FileStream stream)
     {
         ReadOnlySpan<byte> signature = [0x89, (byte)'H', (byte)'D', (byte)'F', 0x0d, 0x0a, 0x1a, 0x0a];
-        using var stream = File.OpenRead(path);
         Span<byte> buffer = stackalloc byte[8];
         for (long offset = 0; offset + 8 <= stream.Length; offset = offset == 0 ? 512 : offset * 2)
         {

@@ -30,14 +30,18 @@ internal static partial class Verifier
     [GeneratedRegex(@"^ckpt-(\d{9,})\.h5$")]
     internal static partial Regex CommittedPattern();
 
-    /// <summary>Every problem of the snapshot at <paramref name="path"/>; empty when it verifies.</summary>
-    internal static List<Problem> Verify(string path)
+    /// <summary>Every problem of the snapshot at <paramref name="path"/>; empty when it verifies, null when it vanished.</summary>
+    internal static List<Problem>? Verify(string path)
     {
         string name = Path.GetFileName(path);
         try
         {
             using var snapshot = Snapshot.Open(path);
             return Verify(snapshot);
+        }
+        catch (SnapshotException e) when (e.Vanished)
+        {
+            return null;
         }
         catch (SnapshotException e)
         {
