@@ -344,11 +344,12 @@ public sealed class InspectTests
 
     private static IEnumerable<TestCaseData> BadInputs()
     {
-        yield return new TestCaseData((object)new[] { "/nonexistent/ckpt" }, "checkpoint directory /nonexistent/ckpt does not exist").SetName("Missing_directory_exits_64");
+        string missing = Path.Combine(Path.GetTempPath(), $"coordinated-missing-{Guid.NewGuid():N}");
+        yield return new TestCaseData((object)new[] { missing }, $"checkpoint directory {missing} does not exist").SetName("Missing_directory_exits_64");
         yield return new TestCaseData((object)new[] { "verify", "/etc/hostname" }, "is not an HDF5 file").SetName("Non_snapshot_file_exits_64");
         yield return new TestCaseData((object)new[] { "frobnicate" }, "'frobnicate' is neither a subcommand").SetName("Unknown_subcommand_exits_64");
-        yield return new TestCaseData((object)new[] { "diff", "/nonexistent/a.h5" }, "Required argument 'B' missing").SetName("Diff_with_one_path_exits_64");
-        yield return new TestCaseData((object)new[] { "metrics", "/nonexistent" }, "/nonexistent does not exist").SetName("Metrics_of_missing_directory_exits_64");
+        yield return new TestCaseData((object)new[] { "diff", Path.Combine(missing, "a.h5") }, "Required argument 'B' missing").SetName("Diff_with_one_path_exits_64");
+        yield return new TestCaseData((object)new[] { "metrics", missing }, $"{missing} does not exist").SetName("Metrics_of_missing_directory_exits_64");
         yield return new TestCaseData((object)new[] { "export", "/etc/hostname" }, "say which format to export: --xdmf").SetName("Export_without_format_exits_64");
     }
 

@@ -64,7 +64,7 @@ internal static class Differ
                 continue;
             }
 
-            result.Add(CompareValues(label, da, a.ReadBytes(da), b.ReadBytes(db)));
+            result.Add(CompareValues(label, da, a, b));
         }
 
         result.Add(CompareAttributes("/params", a.Parameters, b.Parameters));
@@ -72,50 +72,61 @@ internal static class Differ
         return result;
     }
 
-    private static DatasetDiff CompareValues(string label, StateDataset d, byte[] a, byte[] b)
-    {
-        if (a.AsSpan().SequenceEqual(b))
-        {
-            return new DatasetDiff { Dataset = label, Equal = true };
-        }
+    /// <summary>Rows compared at a time: memory stays bounded whatever the dataset's size.</summary>
+    private const long ChunkValues = 1 << 20;
 
-        double[] va = ToDoubles(d.Type, a), vb = ToDoubles(d.Type, b);
+    private static DatasetDiff CompareValues(string label, StateDataset d, Snapshot snapshotA, Snapshot snapshotB)
+    {
         int size = d.ValueSize;
-        long differing = 0;
-        long first = -1;
-        double maxAbs = 0, maxRel = 0;
-        for (long i = 0; i < va.Length; i++)
+        long chunkRows = Math.Max(1, ChunkValues / d.Components);
+        long differing = 0, first = -1;
+        double firstA = 0, firstB = 0, maxAbs = 0, maxRel = 0;
+        for (long row = 0; row < d.Count; row += chunkRows)
         {
-            // Bitwise per value: a NaN with the same bits, or +0 vs -0, is decided by the bytes, not by ==.
-            if (a.AsSpan((int)(i * size), size).SequenceEqual(b.AsSpan((int)(i * size), size)))
+            long rows = Math.Min(chunkRows, d.Count - row);
+            byte[] a = snapshotA.ReadBytes(d, row, rows), b = snapshotB.ReadBytes(d, row, rows);
+            if (a.AsSpan().SequenceEqual(b))
             {
                 continue;
             }
 
-            differing++;
-            if (first < 0)
+            double[] va = ToDoubles(d.Type, a), vb = ToDoubles(d.Type, b);
+            for (int i = 0; i < va.Length; i++)
             {
-                first = i;
-            }
+                // Bitwise per value: a NaN with the same bits, or +0 vs -0, is decided by the bytes, not by ==.
+                if (a.AsSpan(i * size, size).SequenceEqual(b.AsSpan(i * size, size)))
+                {
+                    continue;
+                }
 
-            double abs = Math.Abs(va[i] - vb[i]);
-            double scale = Math.Max(Math.Abs(va[i]), Math.Abs(vb[i]));
-            double rel = scale == 0 ? 0 : abs / scale;
-            maxAbs = double.IsNaN(abs) || abs > maxAbs ? abs : maxAbs;
-            maxRel = double.IsNaN(rel) || rel > maxRel ? rel : maxRel;
+                differing++;
+                if (first < 0)
+                {
+                    first = (row * d.Components) + i;
+                    (firstA, firstB) = (va[i], vb[i]);
+                }
+
+                double abs = Math.Abs(va[i] - vb[i]);
+                double scale = Math.Max(Math.Abs(va[i]), Math.Abs(vb[i]));
+                double rel = scale == 0 ? 0 : abs / scale;
+                maxAbs = double.IsNaN(abs) || abs > maxAbs ? abs : maxAbs;
+                maxRel = double.IsNaN(rel) || rel > maxRel ? rel : maxRel;
+            }
         }
 
-        return new DatasetDiff
-        {
-            Dataset = label,
-            DifferingElements = differing,
-            FirstElement = first / d.Components,
-            FirstComponent = (int)(first % d.Components),
-            FirstA = va[first],
-            FirstB = vb[first],
-            MaxAbs = maxAbs,
-            MaxRel = maxRel,
-        };
+        return differing == 0
+            ? new DatasetDiff { Dataset = label, Equal = true }
+            : new DatasetDiff
+            {
+                Dataset = label,
+                DifferingElements = differing,
+                FirstElement = first / d.Components,
+                FirstComponent = (int)(first % d.Components),
+                FirstA = firstA,
+                FirstB = firstB,
+                MaxAbs = maxAbs,
+                MaxRel = maxRel,
+            };
     }
 
     private static DatasetDiff CompareAttributes(string label, IReadOnlyDictionary<string, object> a, IReadOnlyDictionary<string, object> b)

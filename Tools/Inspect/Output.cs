@@ -58,10 +58,10 @@ internal sealed class Output
         var all = rows.ToList();
         if (_console is not null)
         {
-            var table = new Table().Border(TableBorder.Rounded);
+            var table = new Table().Border(TableBorder.Minimal);
             for (int c = 0; c < headers.Count; c++)
             {
-                var column = new TableColumn(Markup.Escape(headers[c]));
+                var column = new TableColumn(Markup.Escape(headers[c])).NoWrap();
                 if (rightAligned?.Contains(c) == true)
                 {
                     column.RightAligned();

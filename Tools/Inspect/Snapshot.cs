@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Coordinated.Checkpointing;
 using PureHDF;
+using PureHDF.Selections;
 using PureHDF.VOL.Native;
 
 namespace Coordinated.Inspect;
@@ -251,18 +252,29 @@ internal sealed class Snapshot : IDisposable
     }
 
     /// <summary>The raw little-endian bytes of <c>/state/NAME</c> (row-major), what the checksums cover.</summary>
-    internal byte[] ReadBytes(StateDataset dataset)
+    internal byte[] ReadBytes(StateDataset dataset) => ReadBytes(dataset, 0, dataset.Count);
+
+    /// <summary>
+    /// The raw little-endian bytes of elements [<paramref name="first"/>, first + <paramref name="count"/>) of
+    /// <c>/state/NAME</c> (a hyperslab: memory stays bounded by the block, not the dataset).
+    /// </summary>
+    internal byte[] ReadBytes(StateDataset dataset, long first, long count)
     {
         IH5Dataset h5 = _file.Dataset($"/state/{dataset.Name}");
+        ulong values = checked((ulong)(count * dataset.Components));
+        var selection = dataset.TwoDimensional
+            ? new HyperslabSelection(2, [(ulong)first, 0], [(ulong)count, (ulong)dataset.Components])
+            : new HyperslabSelection((ulong)first, (ulong)count);
+        ulong[] memory = [values];
         return dataset.Type switch
         {
-            "float64" => MemoryMarshal.AsBytes(h5.Read<double[]>().AsSpan()).ToArray(),
-            "float32" => MemoryMarshal.AsBytes(h5.Read<float[]>().AsSpan()).ToArray(),
-            "int64" => MemoryMarshal.AsBytes(h5.Read<long[]>().AsSpan()).ToArray(),
-            "int32" => MemoryMarshal.AsBytes(h5.Read<int[]>().AsSpan()).ToArray(),
-            "uint64" => MemoryMarshal.AsBytes(h5.Read<ulong[]>().AsSpan()).ToArray(),
-            "uint32" => MemoryMarshal.AsBytes(h5.Read<uint[]>().AsSpan()).ToArray(),
-            "uint8" => h5.Read<byte[]>(),
+            "float64" => MemoryMarshal.AsBytes(h5.Read<double[]>(selection, null, memory).AsSpan()).ToArray(),
+            "float32" => MemoryMarshal.AsBytes(h5.Read<float[]>(selection, null, memory).AsSpan()).ToArray(),
+            "int64" => MemoryMarshal.AsBytes(h5.Read<long[]>(selection, null, memory).AsSpan()).ToArray(),
+            "int32" => MemoryMarshal.AsBytes(h5.Read<int[]>(selection, null, memory).AsSpan()).ToArray(),
+            "uint64" => MemoryMarshal.AsBytes(h5.Read<ulong[]>(selection, null, memory).AsSpan()).ToArray(),
+            "uint32" => MemoryMarshal.AsBytes(h5.Read<uint[]>(selection, null, memory).AsSpan()).ToArray(),
+            "uint8" => h5.Read<byte[]>(selection, null, memory),
             _ => throw new SnapshotException($"/state/{dataset.Name}: element type {dataset.Type} is not one the runtime writes"),
         };
     }
