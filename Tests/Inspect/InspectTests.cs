@@ -123,6 +123,24 @@ public sealed class InspectTests
     }
 
     [Test]
+    public void Hosts_are_shown_when_a_snapshot_records_them()
+    {
+        using var dir = new TempDir();
+        string ckpt = CopyOf(Straight, dir);
+        H5Py.Run(Path.Combine(ckpt, Name(30)), "with h5py.File(path, 'r+') as f:\n    f.attrs['hosts'] = 'node1,node2'\n");
+
+        var (code, stdout, stderr) = Inspect(ckpt);
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(stdout, Does.Match(@"(?m)^\s*30\s.*\snbody\s+2 on 2 hosts\s"));
+        Assert.That(stdout, Does.Match(@"(?m)^\s*20\s.*\snbody\s+2\s"), "older snapshots without 'hosts' are tolerated");
+        Assert.That(stdout, Does.Contain($"hosts ({Name(30)}, rank order): node1, node2"));
+
+        var (_, json, _) = Inspect(ckpt, "--json");
+        using var doc = JsonDocument.Parse(json);
+        Assert.That(doc.RootElement.GetProperty("snapshots")[0].GetProperty("hosts").EnumerateArray().Select(h => h.GetString()), Is.EqualTo(new[] { "node1", "node2" }));
+    }
+
+    [Test]
     public void Json_output_is_machine_readable_and_agrees_with_the_files()
     {
         var (code, stdout, stderr) = Inspect(Straight, "--json");
