@@ -25,6 +25,11 @@ internal static class Commands
         }
 
         output.Heading($"{report.Directory}: {report.Snapshots.Count} committed snapshot(s)");
+        if (report.Snapshots.Count == 0 && report.MetricsLines == 0 && report.Leftovers.Count == 0 && report.InUseBy is null)
+        {
+            output.Marked("", "note", Tone.Note, ": no snapshot, no metrics.jsonl, no lock: is this a checkpoint directory (--checkpoint-dir)?");
+        }
+
         if (report.Snapshots.Count > 0)
         {
             output.Table(

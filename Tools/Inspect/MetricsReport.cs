@@ -162,7 +162,7 @@ internal sealed record MetricsReport
             }
         }
 
-        plot.Title($"Checkpoint cost over the run ({Checkpoints} checkpoints, {Restarts} restarts)");
+        plot.Title($"Checkpoint cost over the run ({Checkpoints} checkpoint(s), {Restarts} restart(s))");
         plot.XLabel("seconds since the first event in metrics.jsonl");
         plot.YLabel("checkpoint cost (s)");
         plot.Axes.SetLimitsY(0, Math.Max(1e-3, (CheckpointCost?.Max ?? 0) * 1.15));
