@@ -82,3 +82,8 @@ catch (SnapshotException e)
     Console.Error.WriteLine($"inspect: error: {e.Message}");
     return e.NotASnapshot ? ExitCodes.Usage : ExitCodes.DataError;
 }
+catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+{
+    Console.Error.WriteLine($"inspect: error: {e.Message} (check the path and its permissions)");
+    return ExitCodes.Failure;
+}
