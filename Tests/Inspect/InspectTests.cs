@@ -164,7 +164,7 @@ public sealed class InspectTests
     {
         using var dir = new TempDir();
         using var job = Job.Mpi(1, Repo.NBodyDll,
-            ["--particles", "300", "--steps", "100000000", "--report-every", "0", "--checkpoint-every-steps", "20", "--checkpoint-dir", dir["ckpt"]]);
+            ["--particles", "300", "--steps", "100000000", "--report-every", "0", "--checkpoint-every-steps", "20", "--checkpoint-xdmf", "--checkpoint-dir", dir["ckpt"]]);
         job.WaitForLine(@"checkpoint step \d+ .*removed ckpt-");
 
         var (code, json, stderr) = Inspect(dir["ckpt"], "--json");
@@ -186,6 +186,19 @@ public sealed class InspectTests
         using var done = JsonDocument.Parse(afterJson);
         Assert.That(done.RootElement.GetProperty("in_use_by").ValueKind, Is.EqualTo(JsonValueKind.Null), "the lock went with the run");
         Assert.That(done.RootElement.GetProperty("snapshots")[0].GetProperty("trigger").GetString(), Is.EqualTo("signal"));
+        Assert.That(Directory.GetFiles(dir["ckpt"], "ckpt-*.xdmf").Select(f => Path.ChangeExtension(Path.GetFileName(f), ".h5")),
+            Is.EquivalentTo(Directory.GetFiles(dir["ckpt"], "ckpt-*.h5").Select(Path.GetFileName)),
+            "one sidecar per kept snapshot: retention removed the others' sidecars");
+    }
+
+    [Test]
+    public void On_a_terminal_the_table_has_colour_and_borders()
+    {
+        Requires.Tool("script", "apt-get install bsdutils");
+        using var job = Job.Start("script", ["-qec", $"stty cols 160; dotnet {InspectDll} {Straight}", "/dev/null"], new Dictionary<string, string> { ["TERM"] = "xterm-256color" });
+        Assert.That(job.WaitForExit(), Is.Zero);
+        Assert.That(job.Stdout, Does.Contain("\u001b[").And.Contain("│"), "colour escape sequences and box-drawing borders");
+        Assert.That(job.Stdout, Does.Match(@"30 │ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d │ nbody"));
     }
 
     [Test]
