@@ -15,13 +15,14 @@
 # 69 missing dependency (the .NET SDK, Debian packages that cannot be installed here).
 
 # The apps: project, program (dll) and the Debian packages they need (scripts/ensure-deps.sh MODE).
-coordinated_apps=(counter nbody bench study)
+coordinated_apps=(counter nbody bench study inspect)
 coordinated_app() {
   case "$1" in
     counter) project="Apps/Counter/Counter.csproj"; dll="Apps/Counter/bin/Release/net10.0/Counter.dll"; deps=runtime ;;
     nbody|kernel-bench) project="Apps/NBody/NBody.csproj"; dll="Apps/NBody/bin/Release/net10.0/NBody.dll"; deps=runtime ;;
     bench)   project="bench/CheckpointBench/CheckpointBench.csproj"; dll="bench/CheckpointBench/bin/Release/net10.0/CheckpointBench.dll"; deps=runtime ;;
     study)   project="Tools/Study/Study.csproj"; dll="Tools/Study/bin/Release/net10.0/Study.dll"; deps=study ;;
+    inspect) project="Tools/Inspect/Inspect.csproj"; dll="Tools/Inspect/bin/Release/net10.0/Inspect.dll"; deps=none ;;
     *) return 1 ;;
   esac
 }

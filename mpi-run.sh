@@ -4,8 +4,8 @@
 #   ./mpi-run.sh [-n RANKS] APP [ARGS...]
 #
 # APP is counter, nbody, bench (the checkpoint benchmark), kernel-bench (NBody's force kernel vs C), study (the
-# checkpoint-interval study, docs/STUDY.md: not itself an MPI program, it launches NBody under mpirun many times and
-# kills it; -n R becomes its --ranks R), or a path to an app's .dll. ARGS go to the app
+# checkpoint-interval study, docs/STUDY.md: it launches NBody under mpirun itself; -n R becomes its --ranks R), inspect
+# (look into a checkpoint directory, docs/INSPECT.md; no MPI), or a path to an app's .dll. ARGS go to the app
 # (see `./mpi-run.sh APP --help`). Outside Slurm it starts RANKS processes with mpirun (default 4); inside a
 # Slurm allocation it uses `srun --mpi=pmix` (ranks from the allocation unless -n is given).
 #
@@ -66,11 +66,13 @@ if coordinated_app "$app"; then
 elif [[ "$app" == *.dll ]]; then
   project=""; dll="$app"; deps=runtime
 else
-  echo "error: unknown app '$app' (use counter, nbody, bench, kernel-bench, study, or a path to a .dll)" >&2; exit 64
+  echo "error: unknown app '$app' (use counter, nbody, bench, kernel-bench, study, inspect, or a path to a .dll)" >&2; exit 64
 fi
 
 in_job="${SLURM_JOB_ID:-}"
-if [ -n "$in_job" ]; then
+if [ "$deps" = none ]; then
+  :   # inspect: managed code only, nothing to install
+elif [ -n "$in_job" ]; then
   # Inside a job nothing is installed: only checked.
   "$here/scripts/ensure-deps.sh" --check "$deps" || exit $?
 else
@@ -95,6 +97,8 @@ fi
 if [ "$app" = study ]; then
   exec dotnet "$dll" ${ranks:+--ranks "$ranks"} "$@"
 fi
+# inspect reads snapshots with managed code (docs/INSPECT.md): a plain process, no MPI, no native HDF5.
+if [ "$app" = inspect ]; then exec dotnet "$dll" "$@"; fi
 
 export TERM=dumb   # keeps terminal-control sequences out of rank output
 # The ranks survive only USR1/USR2 through mpirun, so TERM and INT arrive there as USR1. Before forwarding, the

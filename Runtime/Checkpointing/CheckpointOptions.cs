@@ -59,6 +59,9 @@ public sealed record CheckpointOptions
     /// </summary>
     public bool Async { get; init; }
 
+    /// <summary>Write an XDMF sidecar next to every committed snapshot (--checkpoint-xdmf, <see cref="XdmfSidecar"/>).</summary>
+    public bool Xdmf { get; init; }
+
     /// <summary>Print progress of the runtime on rank 0.</summary>
     public bool Quiet { get; init; }
 }

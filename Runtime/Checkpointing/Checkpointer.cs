@@ -45,7 +45,7 @@ public sealed class Checkpointer : IDisposable
         _directoryPath = directoryPath;
         _state = new StateRegistry(comm, app, hosts);
         _agreement = new StepAgreement(comm, options, directory);
-        _protocol = new CommitProtocol(directory, directoryPath, options.Keep);
+        _protocol = new CommitProtocol(directory, directoryPath, options.Keep, options.Xdmf);
         _log = new RuntimeLog(comm, options.Quiet);
         _reporter = new CheckpointReporter(app, options, _log, _agreement.Interval,
             comm.IsRoot ? new MetricsLog(Path.Combine(directoryPath, "metrics.jsonl")) : null);

@@ -23,7 +23,7 @@ internal sealed record CommitOutcome(
 /// </list>
 /// Touches nothing but files (no state of the run), so the I/O thread can run it. Collective over the communicator given.
 /// </summary>
-internal sealed class CommitProtocol(CheckpointDirectory? directory, string directoryPath, int keep)
+internal sealed class CommitProtocol(CheckpointDirectory? directory, string directoryPath, int keep, bool xdmf = false)
 {
     private readonly HashSet<string> _replaceOnFirstCommit = new(StringComparer.Ordinal);
 
@@ -46,6 +46,7 @@ internal sealed class CommitProtocol(CheckpointDirectory? directory, string dire
                 FaultInjection.At("latest-written", 0, step);
                 removed = directory!.ApplyRetention(step, keep, _replaceOnFirstCommit);
                 _replaceOnFirstCommit.Clear();
+                if (xdmf) XdmfSidecar.AfterCommit(directoryPath, step, content.Arrays, removed);
             },
             out var timings, out double commitSeconds);
         return new CommitOutcome(step, trigger, failure, timings, agreeSeconds, stageSeconds, commitSeconds,

@@ -102,6 +102,11 @@ public sealed class RuntimeCommandLine
         Description = "Write periodic checkpoints from an I/O thread while the computation goes on (state copied at the step boundary; needs one extra copy of the state in memory)",
     };
 
+    private readonly Option<bool> _xdmf = new("--checkpoint-xdmf")
+    {
+        Description = "Write an XDMF sidecar (ckpt-<step>.xdmf) next to every committed snapshot, so ParaView and VisIt open it as points",
+    };
+
     private readonly Option<bool> _quiet = new("--quiet")
     {
         Description = "Do not print the runtime's progress lines (warnings and errors still go to stderr)",
@@ -148,7 +153,7 @@ public sealed class RuntimeCommandLine
     }
 
     private IEnumerable<Option> All =>
-        [_directory, _everySteps, _everySeconds, _interval, _mtbf, _maxRuntime, _walltimeReserve, _maxRequeues, _keep, _fresh, _signals, _onError, _async, _quiet];
+        [_directory, _everySteps, _everySeconds, _interval, _mtbf, _maxRuntime, _walltimeReserve, _maxRequeues, _keep, _fresh, _signals, _onError, _async, _xdmf, _quiet];
 
     /// <summary>The options the user gave (after a parse without errors).</summary>
     public CheckpointOptions Bind(ParseResult result)
@@ -173,6 +178,7 @@ public sealed class RuntimeCommandLine
                 : signals.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             OnCheckpointError = result.GetValue(_onError),
             Async = result.GetValue(_async),
+            Xdmf = result.GetValue(_xdmf),
             Quiet = result.GetValue(_quiet),
         };
     }
