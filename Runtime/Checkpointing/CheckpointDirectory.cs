@@ -4,14 +4,15 @@ using System.Text.RegularExpressions;
 namespace Coordinated.Checkpointing;
 
 /// <summary>
-/// The file-system side of the commit protocol, run by rank 0 only (except <see cref="FlushFile"/>, which every
-/// writer calls). Names: committed snapshots <c>ckpt-&lt;step:D9&gt;.h5</c>, in-progress <c>.ckpt-&lt;step&gt;.h5.partial</c>,
+/// The checkpoint directory, run by rank 0 only: the lock, the names, the list of committed snapshots, leftovers,
+/// request files and retention (the commit itself is <see cref="CommitProtocol"/>). Names: committed snapshots <c>ckpt-&lt;step:D9&gt;.h5</c>, in-progress <c>.ckpt-&lt;step&gt;.h5.partial</c>,
 /// the pointer <c>latest</c>, the lock <c>.coordinated.lock</c> and its owner note <c>.coordinated.owner</c>.
 /// Nothing else in the directory is ever touched.
 /// </summary>
 internal sealed partial class CheckpointDirectory : IDisposable
 {
     internal const string LatestName = "latest";
+    internal const string LatestTemporaryName = ".latest.tmp";
     internal const string LockName = ".coordinated.lock";
     internal const string OwnerName = ".coordinated.owner";
     internal const string CheckpointRequestName = "checkpoint-now";
@@ -105,8 +106,7 @@ internal sealed partial class CheckpointDirectory : IDisposable
                 "wait for that run to end, or give this run its own --checkpoint-dir");
         }
 
-        string job = Environment.GetEnvironmentVariable("SLURM_JOB_ID") is { Length: > 0 } id ? $", Slurm job {id}" : "";
-        string note = $"{app} pid {Environment.ProcessId} on {Environment.MachineName}{job}, started {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ}";
+        string note = $"{app} pid {Environment.ProcessId} on {Environment.MachineName}{Slurm.SlurmJob.OwnerSuffix}, started {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ}";
         string tmp = ownerPath + ".tmp";
         File.Delete(tmp);
         File.WriteAllText(tmp, note + "\n");
@@ -169,47 +169,15 @@ internal sealed partial class CheckpointDirectory : IDisposable
         }
     }
 
-    /// <summary>Removes a stale temporary file of this name so that the exclusive create cannot meet a planted file.</summary>
-    internal void PrepareTemporary(long step) => File.Delete(System.IO.Path.Combine(Path, TemporaryName(step)));
-
-    internal void DeleteTemporary(long step)
-    {
-        try
-        {
-            File.Delete(System.IO.Path.Combine(Path, TemporaryName(step)));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
-    }
-
     /// <summary>
-    /// The commit point: rename the flushed temporary file to its final name, make the rename durable, then
-    /// atomically replace <c>latest</c>. Returns the committed names that retention removed.
+    /// Retention, run only after the snapshot of <paramref name="step"/> is durable: the committed snapshots beyond
+    /// the newest <paramref name="keep"/>, and <paramref name="alsoDelete"/> (--fresh), are deleted on a background
+    /// thread (IoTuning.DeferDeletion), so the app need not wait for the unlink. The next commit and Dispose wait
+    /// for it, so deletions never overlap. Returns the names removed.
     /// </summary>
-    internal List<string> Commit(long step, int keep, ISet<string> alsoDelete)
+    internal List<string> ApplyRetention(long step, int keep, ISet<string> alsoDelete)
     {
         WaitForDeletions();
-        string temporary = System.IO.Path.Combine(Path, TemporaryName(step));
-        string committed = System.IO.Path.Combine(Path, CommittedName(step));
-        File.Move(temporary, committed, overwrite: true);
-        FlushDirectory(Path);
-        FaultInjection.At("renamed", 0, step);
-
-        string latestTmp = System.IO.Path.Combine(Path, ".latest.tmp");
-        File.Delete(latestTmp);
-        using (var stream = new FileStream(latestTmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(System.Text.Encoding.UTF8.GetBytes(CommittedName(step) + "\n"));
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(latestTmp, System.IO.Path.Combine(Path, LatestName), overwrite: true);
-        FlushDirectory(Path);
-        FaultInjection.At("latest-written", 0, step);
-
-        // Retention runs only after the new snapshot is durable, on a background thread (IoTuning.DeferDeletion):
-        // the app need not wait for the unlink. The next commit and Dispose wait for it, so deletions never overlap.
         var removed = new List<string>();
         foreach (var (s, name) in ListCommitted().Skip(keep))
         {
@@ -276,62 +244,6 @@ internal sealed partial class CheckpointDirectory : IDisposable
         }
 
         return true;
-    }
-
-    /// <summary>
-    /// Starts writeback of a byte range that this rank has just written (sync_file_range with WRITE only: it
-    /// does not wait and promises nothing). The disk then works while the rest of the snapshot is written, and
-    /// the fsync of <see cref="FlushFile"/>, which stays the durability point, finds less to do. Best effort.
-    /// </summary>
-    internal static void StartWriteback(string path, long offset, long length)
-    {
-        int fd = Interop.Libc.open(path, Interop.Libc.O_RDONLY | Interop.Libc.O_CLOEXEC);
-        if (fd >= 0)
-        {
-            _ = Interop.Libc.sync_file_range(fd, offset, length, Interop.Libc.SYNC_FILE_RANGE_WRITE);
-            _ = Interop.Libc.close(fd);
-        }
-    }
-
-    /// <summary>fsync(2) of a file's data and metadata.</summary>
-    internal static void FlushFile(string path)
-    {
-        int fd = Interop.Libc.open(path, Interop.Libc.O_RDONLY | Interop.Libc.O_CLOEXEC);
-        if (fd < 0)
-        {
-            throw new IOException($"open('{path}') for fsync failed: {System.Runtime.InteropServices.Marshal.GetLastPInvokeErrorMessage()}");
-        }
-
-        try
-        {
-            if (Interop.Libc.fsync(fd) != 0)
-            {
-                throw new IOException($"fsync('{path}') failed: {System.Runtime.InteropServices.Marshal.GetLastPInvokeErrorMessage()}");
-            }
-        }
-        finally
-        {
-            Interop.Libc.close(fd);
-        }
-    }
-
-    /// <summary>fsync(2) of a directory, making renames and unlinks in it durable.</summary>
-    internal static void FlushDirectory(string path)
-    {
-        int fd = Interop.Libc.open(path, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC);
-        if (fd < 0)
-        {
-            throw new IOException($"open('{path}') for fsync failed: {System.Runtime.InteropServices.Marshal.GetLastPInvokeErrorMessage()}");
-        }
-
-        try
-        {
-            Interop.Libc.fsync(fd);
-        }
-        finally
-        {
-            Interop.Libc.close(fd);
-        }
     }
 
     private static CoordinatedException Unusable(string what, string todo) =>

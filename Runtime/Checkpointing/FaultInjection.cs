@@ -2,50 +2,67 @@ namespace Coordinated.Checkpointing;
 
 /// <summary>
 /// Test hooks at the named points of the checkpoint protocol, driven by environment variables (never set in
-/// production): <c>COORDINATED_FAULT_PAUSE=POINT</c> prints a line to stderr and blocks forever there (a test waits
-/// for the line, then kills the job); <c>COORDINATED_FAULT_FAIL=POINT</c> throws an IOException there.
-/// <c>COORDINATED_FAULT_DELAY=POINT:SECONDS</c> prints a line and sleeps there (a slow disk, for signals mid-checkpoint).
-/// <c>COORDINATED_FAULT_RANK=R</c> limits either to one rank. <c>COORDINATED_FAULT_STEP=S</c> to one step.
-/// Points: created, state-written, closed, flushed, renamed, latest-written, restore-opened, step-boundary.
+/// production). <c>COORDINATED_FAULT_PAUSE=POINT</c> prints a line to stderr and blocks there: forever (a test
+/// waits for the line, then kills the job), or, with <c>COORDINATED_FAULT_RELEASE=DIR</c>, until the test creates
+/// <c>DIR/release</c>; the rank creates <c>DIR/reached.RANK</c> when it gets there, so a test can act exactly while
+/// the rank is held (send a signal) and then let it go on. <c>COORDINATED_FAULT_FAIL=POINT</c> makes the point fail
+/// (an IOException, or for <c>fsync-directory</c> the fsync's result). <c>COORDINATED_FAULT_RANK=R</c> limits either
+/// to one rank, <c>COORDINATED_FAULT_STEP=S</c> to one step. Points: signals-registered, created, state-written,
+/// closed, flushed, fsync-directory, renamed, latest-written, restore-opened, step-boundary.
 /// </summary>
 internal static class FaultInjection
 {
     private static readonly string? s_pause = Environment.GetEnvironmentVariable("COORDINATED_FAULT_PAUSE");
     private static readonly string? s_fail = Environment.GetEnvironmentVariable("COORDINATED_FAULT_FAIL");
-    private static readonly string? s_delay = Environment.GetEnvironmentVariable("COORDINATED_FAULT_DELAY");
+    private static readonly string? s_release = Environment.GetEnvironmentVariable("COORDINATED_FAULT_RELEASE");
     private static readonly int? s_rank = int.TryParse(Environment.GetEnvironmentVariable("COORDINATED_FAULT_RANK"), out int r) ? r : null;
     private static readonly long? s_step = long.TryParse(Environment.GetEnvironmentVariable("COORDINATED_FAULT_STEP"), out long s) ? s : null;
 
+    /// <summary>Pauses or throws at <paramref name="point"/> when a test asked for it. Local.</summary>
     internal static void At(string point, int rank, long step)
     {
-        if (s_pause is null && s_fail is null && s_delay is null)
-        {
-            return;
-        }
-
-        if ((s_rank is int onlyRank && onlyRank != rank) || (s_step is long onlyStep && onlyStep != step))
+        if (!Applies(rank, step))
         {
             return;
         }
 
         if (s_pause == point)
         {
-            Console.Error.WriteLine($"[coordinated-fault] paused at {point} on rank {rank}, step {step}");
-            Console.Error.Flush();
-            Thread.Sleep(Timeout.Infinite);
-        }
-
-        if (s_delay is not null && s_delay.StartsWith(point + ":", StringComparison.Ordinal)
-            && double.TryParse(s_delay[(point.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture, out double seconds))
-        {
-            Console.Error.WriteLine($"[coordinated-fault] delaying {seconds} s at {point} on rank {rank}, step {step}");
-            Console.Error.Flush();
-            Thread.Sleep(TimeSpan.FromSeconds(seconds));
+            Hold(point, rank, step);
         }
 
         if (s_fail == point)
         {
             throw new IOException($"injected failure at {point} (COORDINATED_FAULT_FAIL)");
         }
+    }
+
+    /// <summary>True when a test asked <paramref name="point"/> to fail (the caller fakes the failure). Local.</summary>
+    internal static bool Fails(string point, int rank, long step) => s_fail == point && Applies(rank, step);
+
+    private static bool Applies(int rank, long step) =>
+        (s_pause is not null || s_fail is not null)
+        && !(s_rank is int onlyRank && onlyRank != rank)
+        && !(s_step is long onlyStep && onlyStep != step);
+
+    private static void Hold(string point, int rank, long step)
+    {
+        Console.Error.WriteLine($"[coordinated-fault] paused at {point} on rank {rank}, step {step}");
+        Console.Error.Flush();
+        if (s_release is not string directory)
+        {
+            Thread.Sleep(Timeout.Infinite);
+            return;
+        }
+
+        File.WriteAllText(Path.Combine(directory, $"reached.{rank}"), $"{point} {step}\n");
+        string release = Path.Combine(directory, "release");
+        while (!File.Exists(release))
+        {
+            Thread.Sleep(10);
+        }
+
+        Console.Error.WriteLine($"[coordinated-fault] released at {point} on rank {rank}, step {step}");
+        Console.Error.Flush();
     }
 }

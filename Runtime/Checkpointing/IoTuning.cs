@@ -7,13 +7,18 @@ namespace Coordinated.Checkpointing;
 /// and for file systems that behave otherwise, <c>COORDINATED_IO</c> takes a comma-separated list that switches
 /// each choice: <c>collective</c>, <c>no-writeback</c>, <c>crc-streams=1</c>, <c>sync-delete</c>,
 /// <c>align=BYTES</c>. None of them changes what is written or the commit protocol.
+/// <c>COORDINATED_MPIIO_HINTS="key=value;key=value"</c> passes MPI-IO hints (e.g. <c>romio_cb_write=enable</c>,
+/// <c>striping_factor=4</c>) to the MPI_Info of every snapshot file opened or created.
 /// </summary>
 internal sealed record IoTuning
 {
     private static IoTuning? s_default;
 
     /// <summary>The tuning in effect (parsed from <c>COORDINATED_IO</c> on first use; a bad value is a usage error).</summary>
-    internal static IoTuning Default => s_default ??= Parse(Environment.GetEnvironmentVariable("COORDINATED_IO"));
+    internal static IoTuning Default => s_default ??= Parse(Environment.GetEnvironmentVariable("COORDINATED_IO")) with
+    {
+        MpiIoHints = ParseHints(Environment.GetEnvironmentVariable("COORDINATED_MPIIO_HINTS")),
+    };
 
     /// <summary>
     /// Collective (two-phase) transfers for /state. Each rank's rows are one contiguous byte range of a contiguous
@@ -39,6 +44,33 @@ internal sealed record IoTuning
 
     /// <summary>File-space alignment of large objects (H5Pset_alignment); 0 = HDF5's default packing.</summary>
     internal long AlignmentBytes { get; init; } = 1 << 20;
+
+    /// <summary>MPI-IO hints for MPI_Info (<c>COORDINATED_MPIIO_HINTS</c>), in the order given.</summary>
+    internal IReadOnlyList<(string Key, string Value)> MpiIoHints { get; init; } = [];
+
+    /// <summary>
+    /// Parses a <c>COORDINATED_MPIIO_HINTS</c> value: <c>key=value</c> pairs separated by ';'. A key is letters,
+    /// digits and '_'; a value is not empty. Anything else is a usage error naming the bad entry.
+    /// </summary>
+    internal static IReadOnlyList<(string Key, string Value)> ParseHints(string? value)
+    {
+        var hints = new List<(string, string)>();
+        foreach (string entry in (value ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int equals = entry.IndexOf('=', StringComparison.Ordinal);
+            string key = equals > 0 ? entry[..equals].Trim() : "";
+            string hint = equals > 0 ? entry[(equals + 1)..].Trim() : "";
+            if (key.Length == 0 || hint.Length == 0 || !key.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
+            {
+                throw new UsageException(
+                    $"COORDINATED_MPIIO_HINTS: '{entry}' is not key=value (expected e.g. \"romio_cb_write=enable;striping_factor=4\")");
+            }
+
+            hints.Add((key, hint));
+        }
+
+        return hints;
+    }
 
     /// <summary>Parses a <c>COORDINATED_IO</c> value; unknown words are an error (a typo must not go unnoticed).</summary>
     internal static IoTuning Parse(string? value)

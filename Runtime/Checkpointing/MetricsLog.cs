@@ -3,51 +3,60 @@ using System.Text.Json;
 
 namespace Coordinated.Checkpointing;
 
-/// <summary>Appends one JSON object per line to <c>metrics.jsonl</c> (rank 0 only). Failures to log never stop a run.</summary>
-internal sealed class MetricsLog(string path)
+/// <summary>
+/// <c>metrics.jsonl</c> in the checkpoint directory: one <see cref="MetricsEvent"/> per line, appended by rank 0.
+/// Failures to append never stop a run.
+/// </summary>
+public sealed class MetricsLog
 {
-    internal void Append(IReadOnlyDictionary<string, object?> fields)
+    private readonly string _path;
+
+    internal MetricsLog(string path)
     {
-        var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        _path = path;
+    }
+
+    /// <summary>Reads every event of a metrics file, in order; a line cut short (a kill -9) or of an unknown kind is skipped.</summary>
+    public static IReadOnlyList<MetricsEvent> Read(string path)
+    {
+        var events = new List<MetricsEvent>();
+        if (!File.Exists(path))
         {
-            json.WriteStartObject();
-            foreach (var (key, value) in fields)
-            {
-                json.WritePropertyName(key);
-                switch (value)
-                {
-                    case null: json.WriteNullValue(); break;
-                    case string s: json.WriteStringValue(s); break;
-                    case long l: json.WriteNumberValue(l); break;
-                    case int i: json.WriteNumberValue(i); break;
-                    case double d when double.IsFinite(d): json.WriteNumberValue(Math.Round(d, 6)); break;
-                    case double: json.WriteNullValue(); break;
-                    case string[] list:
-                        json.WriteStartArray();
-                        foreach (string item in list)
-                        {
-                            json.WriteStringValue(item);
-                        }
-
-                        json.WriteEndArray();
-                        break;
-                    default: json.WriteStringValue(value.ToString()); break;
-                }
-            }
-
-            json.WriteEndObject();
+            return events;
         }
 
-        buffer.WriteByte((byte)'\n');
+        foreach (string line in File.ReadLines(path))
+        {
+            try
+            {
+                if (JsonSerializer.Deserialize(line, MetricsJsonContext.Default.MetricsEvent) is MetricsEvent e)
+                {
+                    events.Add(e);
+                }
+            }
+            catch (Exception e) when (e is JsonException or NotSupportedException)
+            {
+            }
+        }
+
+        return events;
+    }
+
+    /// <summary>Appends one event as one line. Local (rank 0).</summary>
+    internal void Append(MetricsEvent metricsEvent)
+    {
+        byte[] line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(metricsEvent, MetricsJsonContext.Default.MetricsEvent) + "\n");
         try
         {
-            using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
-            stream.Write(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+            using var stream = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+            stream.Write(line);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"[coordinated] warning: could not append to {path}: {e.Message}");
+            Console.Error.WriteLine($"[coordinated] warning: could not append to {_path}: {e.Message}");
         }
     }
+
+    /// <summary>Seconds rounded to the microsecond, as the file stores them.</summary>
+    internal static double Seconds(double seconds) => Math.Round(seconds, 6);
 }

@@ -11,7 +11,7 @@ namespace Coordinated.Checkpointing;
 /// datasets [N, components], <c>/checksums/NAME</c> int64 [B, 3] rows (offset, count, crc32c), <c>/params</c> and
 /// <c>/scalars</c> attributes. Every method is collective unless it says otherwise; <see cref="Dispose"/> (H5Fclose) too.
 /// </summary>
-internal sealed unsafe class SnapshotFile : IDisposable
+internal sealed unsafe partial class SnapshotFile : IDisposable
 {
     /// <summary>Largest slice of a writer's data covered by one checksum row.</summary>
     internal const int ChecksumBlockBytes = 4 << 20;
@@ -61,7 +61,7 @@ internal sealed unsafe class SnapshotFile : IDisposable
         long fapl = Hdf5Exception.Check(H5Pcreate(Ids.FileAccess));
         try
         {
-            Hdf5Exception.Check(H5Pset_fapl_mpio(fapl, comm.Handle, Interop.Mpi.MPI_INFO_NULL));
+            SetMpiIo(fapl, comm, tuning.MpiIoHints);
             // v1.10 object headers and superblock carry checksums: damaged metadata is detected on open.
             Hdf5Exception.Check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110));
             if (tuning.AlignmentBytes > 0)
@@ -79,98 +79,36 @@ internal sealed unsafe class SnapshotFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// H5Pset_fapl_mpio with an MPI_Info that carries the user's MPI-IO hints (<c>COORDINATED_MPIIO_HINTS</c>), or
+    /// MPI_INFO_NULL when there are none. HDF5 keeps its own copy of the info, so it is freed here.
+    /// </summary>
+    private static void SetMpiIo(long fapl, Communicator comm, IReadOnlyList<(string Key, string Value)> hints)
+    {
+        if (hints.Count == 0)
+        {
+            Hdf5Exception.Check(H5Pset_fapl_mpio(fapl, comm.Handle, Interop.Mpi.MPI_INFO_NULL));
+            return;
+        }
+
+        MpiException.ThrowIfError(Interop.Mpi.MPI_Info_create(out nint info));
+        try
+        {
+            foreach (var (key, value) in hints)
+            {
+                MpiException.ThrowIfError(Interop.Mpi.MPI_Info_set(info, key, value));
+            }
+
+            Hdf5Exception.Check(H5Pset_fapl_mpio(fapl, comm.Handle, info));
+        }
+        finally
+        {
+            Interop.Mpi.MPI_Info_free(ref info);
+        }
+    }
+
     // ---------------------------------------------------------------- writing
 
-    internal void CreateGroup(string path) => Hdf5Exception.Check(H5Gclose(Hdf5Exception.Check(H5Gcreate2(_file, path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT))));
-
-    internal void WriteAttribute(string objectPath, string name, object value)
-    {
-        long obj = OpenObject(objectPath);
-        try
-        {
-            switch (value)
-            {
-                case string s:
-                    WriteStringAttribute(obj, name, s);
-                    break;
-                case long l:
-                    WriteScalarAttribute(obj, name, Ids.StdI64LE, Ids.NativeInt64, &l);
-                    break;
-                case int i:
-                    long li = i;
-                    WriteScalarAttribute(obj, name, Ids.StdI64LE, Ids.NativeInt64, &li);
-                    break;
-                case double d:
-                    WriteScalarAttribute(obj, name, Ids.IeeeF64LE, Ids.NativeDouble, &d);
-                    break;
-                default:
-                    throw new ArgumentException($"Attribute {name}: unsupported type {value.GetType().Name}.");
-            }
-        }
-        finally
-        {
-            CloseObject(objectPath, obj);
-        }
-    }
-
-    private static void WriteScalarAttribute(long obj, string name, long fileType, long memType, void* value)
-    {
-        long space = Hdf5Exception.Check(H5Screate(H5S_SCALAR));
-        try
-        {
-            long attr = Hdf5Exception.Check(H5Acreate2(obj, name, fileType, space, H5P_DEFAULT, H5P_DEFAULT));
-            try
-            {
-                Hdf5Exception.Check(H5Awrite(attr, memType, value));
-            }
-            finally
-            {
-                H5Aclose(attr);
-            }
-        }
-        finally
-        {
-            H5Sclose(space);
-        }
-    }
-
-    private static void WriteStringAttribute(long obj, string name, string value)
-    {
-        long type = Hdf5Exception.Check(H5Tcopy(Ids.CS1));
-        long space = -1;
-        try
-        {
-            Hdf5Exception.Check(H5Tset_size(type, H5T_VARIABLE));
-            Hdf5Exception.Check(H5Tset_cset(type, H5T_CSET_UTF8));
-            space = Hdf5Exception.Check(H5Screate(H5S_SCALAR));
-            long attr = Hdf5Exception.Check(H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT));
-            try
-            {
-                byte[] utf8 = new byte[Encoding.UTF8.GetByteCount(value) + 1];
-                Encoding.UTF8.GetBytes(value, utf8);
-                fixed (byte* p = utf8)
-                {
-                    byte* pointer = p;
-                    Hdf5Exception.Check(H5Awrite(attr, type, &pointer));
-                }
-            }
-            finally
-            {
-                H5Aclose(attr);
-            }
-        }
-        finally
-        {
-            if (space >= 0)
-            {
-                H5Sclose(space);
-            }
-
-            H5Tclose(type);
-        }
-    }
-
-    /// <summary>Writes this rank's slice of <paramref name="array"/> to /state/NAME with one collective transfer.</summary>
     /// <summary>
     /// Creates /state/NAME and writes this rank's rows. Returns the file offset of the rows this rank wrote
     /// (contiguous layout), or -1 where HDF5 cannot say.
@@ -225,85 +163,6 @@ internal sealed unsafe class SnapshotFile : IDisposable
             }
 
             H5Sclose(space);
-        }
-    }
-
-    // ---------------------------------------------------------------- reading
-
-    internal bool HasAttribute(string objectPath, string name)
-    {
-        long obj = OpenObject(objectPath);
-        try
-        {
-            return Hdf5Exception.Check(H5Aexists(obj, name)) > 0;
-        }
-        finally
-        {
-            CloseObject(objectPath, obj);
-        }
-    }
-
-    internal bool Exists(string path) => Hdf5Exception.Check(H5Lexists(_file, path, H5P_DEFAULT)) > 0;
-
-    /// <summary>Reads an attribute as string, long or double (whatever it is stored as); null when absent.</summary>
-    internal object? ReadAttribute(string objectPath, string name)
-    {
-        long obj = OpenObject(objectPath);
-        try
-        {
-            if (Hdf5Exception.Check(H5Aexists(obj, name)) == 0)
-            {
-                return null;
-            }
-
-            long attr = Hdf5Exception.Check(H5Aopen(obj, name, H5P_DEFAULT));
-            long type = -1;
-            try
-            {
-                type = Hdf5Exception.Check(H5Aget_type(attr));
-                int typeClass = Hdf5Exception.Check(H5Tget_class(type));
-                switch (typeClass)
-                {
-                    case H5T_INTEGER:
-                        long l;
-                        Hdf5Exception.Check(H5Aread(attr, Ids.NativeInt64, &l));
-                        return l;
-                    case H5T_FLOAT:
-                        double d;
-                        Hdf5Exception.Check(H5Aread(attr, Ids.NativeDouble, &d));
-                        return d;
-                    case H5T_STRING when Hdf5Exception.Check(H5Tis_variable_str(type)) > 0:
-                        byte* p = null;
-                        Hdf5Exception.Check(H5Aread(attr, type, &p));
-                        string s = Marshal.PtrToStringUTF8((nint)p) ?? "";
-                        H5free_memory(p);
-                        return s;
-                    case H5T_STRING:
-                        int size = (int)H5Tget_size(type);
-                        byte[] buffer = new byte[size];
-                        fixed (byte* b = buffer)
-                        {
-                            Hdf5Exception.Check(H5Aread(attr, type, b));
-                        }
-
-                        return Encoding.UTF8.GetString(buffer).TrimEnd('\0', ' ');
-                    default:
-                        return $"(unsupported attribute type class {typeClass})";
-                }
-            }
-            finally
-            {
-                if (type >= 0)
-                {
-                    H5Tclose(type);
-                }
-
-                H5Aclose(attr);
-            }
-        }
-        finally
-        {
-            CloseObject(objectPath, obj);
         }
     }
 
@@ -430,17 +289,6 @@ internal sealed unsafe class SnapshotFile : IDisposable
         fixed (ulong* d = dims)
         {
             return H5Screate_simple(dims.Length, d, null);
-        }
-    }
-
-    private long OpenObject(string path) =>
-        path == "/" ? _file : Hdf5Exception.Check(Interop.Hdf5.H5Oopen(_file, path, H5P_DEFAULT));
-
-    private static void CloseObject(string path, long obj)
-    {
-        if (path != "/")
-        {
-            Interop.Hdf5.H5Oclose(obj);
         }
     }
 

@@ -56,14 +56,7 @@ public sealed unsafe class MpiEnvironment : IDisposable
     private static void YieldWhenOversubscribedUnderSrun()
     {
         const string Yield = "OMPI_MCA_mpi_yield_when_idle";
-        if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null || Environment.GetEnvironmentVariable(Yield) is not null
-            || !int.TryParse(Environment.GetEnvironmentVariable("SLURM_STEP_NUM_TASKS"), out int tasks)
-            || !int.TryParse(Environment.GetEnvironmentVariable("SLURM_STEP_NUM_NODES"), out int nodes) || nodes < 1)
-        {
-            return;
-        }
-
-        if ((tasks + nodes - 1) / nodes > Environment.ProcessorCount)
+        if (Environment.GetEnvironmentVariable(Yield) is null && Slurm.SlurmJob.SrunTasksPerNode is int perNode && perNode > Environment.ProcessorCount)
         {
             // Environment.SetEnvironmentVariable would not reach the native environ that Open MPI reads.
             _ = Interop.Libc.setenv(Yield, "1", 0);

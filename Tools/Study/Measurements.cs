@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.RegularExpressions;
+using Coordinated.Checkpointing;
 
 namespace Coordinated.Study;
 
@@ -32,9 +32,6 @@ internal sealed partial class NBodyRunner(StudySettings settings, string runsDir
 
     [GeneratedRegex(@"^nbody: \d+ particles .* step (\d+) -> (\d+)")]
     private static partial Regex HeaderLine();
-
-    [GeneratedRegex(@"^\[coordinated\] checkpoint step \d+ \(([a-z-]+)\): .* in ([\d.]+) s ")]
-    private static partial Regex CheckpointLine();
 
     public StudySettings Settings => settings;
 
@@ -99,17 +96,17 @@ internal sealed partial class NBodyRunner(StudySettings settings, string runsDir
     }
 
     /// <summary>Launches NBody on the trial's checkpoint directory: <paramref name="steps"/> steps, checkpoints every <paramref name="interval"/> s.</summary>
-    /// <remarks>Not --quiet: the runtime's line for each committed checkpoint times the trial's accounting.</remarks>
     public MpiJob LaunchTrial(string directory, long steps, double interval) =>
         Launch(directory, steps, "--checkpoint-every-seconds", interval.ToString("R", CultureInfo.InvariantCulture), "--report-every", "0");
 
     /// <summary>
-    /// The runtime's line for each committed checkpoint, printed right after the commit: when (seconds from launch),
-    /// the trigger, and its cost.
+    /// The checkpoints <paramref name="job"/> committed in <paramref name="directory"/>, from the runtime's
+    /// metrics.jsonl (each event is appended right after its commit): when (seconds from launch), the trigger, and its cost.
     /// </summary>
-    public static List<(double Seconds, string Trigger, double Cost)> CheckpointLines(MpiJob job) =>
-        [.. job.Lines(CheckpointLine()).Select(l => (l.Seconds, l.Match.Groups[1].Value,
-            double.Parse(l.Match.Groups[2].Value, CultureInfo.InvariantCulture)))];
+    public static List<(double Seconds, string Trigger, double Cost)> Checkpoints(MpiJob job, string directory) =>
+        [.. MetricsLog.Read(Path.Combine(directory, "metrics.jsonl")).OfType<CheckpointEvent>()
+            .Where(e => e.TimeUtc >= job.StartedUtc)
+            .Select(e => ((e.TimeUtc - job.StartedUtc).TotalSeconds, e.Trigger, e.TotalSeconds))];
 
     public string FreshDirectory(string name)
     {
@@ -169,45 +166,18 @@ internal sealed partial class NBodyRunner(StudySettings settings, string runsDir
 }
 
 /// <summary>The checkpoint and restart events the runtime appended to a checkpoint directory's metrics.jsonl.</summary>
-internal sealed class Metrics
+internal sealed class Metrics(IReadOnlyList<MetricsEvent> events)
 {
-    private readonly List<JsonElement> _events = [];
-
-    public static Metrics Read(string path)
-    {
-        var metrics = new Metrics();
-        if (!File.Exists(path))
-        {
-            return metrics;
-        }
-
-        foreach (string line in File.ReadLines(path))
-        {
-            try
-            {
-                using var document = JsonDocument.Parse(line);
-                metrics._events.Add(document.RootElement.Clone());
-            }
-            catch (JsonException)
-            {
-                // A line cut short by a kill -9 is not an event.
-            }
-        }
-
-        return metrics;
-    }
+    public static Metrics Read(string path) => new(MetricsLog.Read(path));
 
     /// <summary>total_s of every committed checkpoint with this trigger.</summary>
     public List<double> Checkpoints(string trigger) =>
-        [.. Of("checkpoint").Where(e => e.TryGetProperty("trigger", out var t) && t.GetString() == trigger).Select(e => e.GetProperty("total_s").GetDouble())];
+        [.. events.OfType<CheckpointEvent>().Where(e => e.Trigger == trigger).Select(e => e.TotalSeconds)];
 
     /// <summary>total_s (read + verify) of every restart.</summary>
-    public List<double> Restarts => [.. Of("restart").Select(e => e.GetProperty("total_s").GetDouble())];
+    public List<double> Restarts => [.. events.OfType<RestartEvent>().Select(e => e.TotalSeconds)];
 
-    public long? LastCheckpointStep => Of("checkpoint").Select(e => (long?)e.GetProperty("step").GetInt64()).LastOrDefault();
-
-    private IEnumerable<JsonElement> Of(string kind) =>
-        _events.Where(e => e.TryGetProperty("event", out var k) && k.GetString() == kind);
+    public long? LastCheckpointStep => events.OfType<CheckpointEvent>().Select(e => (long?)e.Step).LastOrDefault();
 }
 
 /// <summary>A study that cannot go on; the message says why. Exit 1.</summary>

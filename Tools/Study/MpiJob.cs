@@ -27,7 +27,11 @@ internal sealed partial class MpiJob : IDisposable
     {
         _process = process;
         _clock = clock;
+        StartedUtc = DateTime.UtcNow;
     }
+
+    /// <summary>When the job was launched (UTC), to place the runtime's metrics events on the job's clock.</summary>
+    public DateTime StartedUtc { get; }
 
     /// <summary>Starts <paramref name="ranks"/> ranks of <c>dotnet <paramref name="dll"/> <paramref name="args"/></c>.</summary>
     public static MpiJob Start(int ranks, string dll, IEnumerable<string> args, string workingDirectory)

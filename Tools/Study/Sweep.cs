@@ -86,7 +86,7 @@ internal sealed class Sweep(NBodyRunner runner, Measurements measured, Progress 
             }
 
             double? firstStep = NBodyRunner.FirstStepSeconds(job);
-            var checkpoints = NBodyRunner.CheckpointLines(job);
+            var checkpoints = NBodyRunner.Checkpoints(job, directory);
             costs.AddRange(checkpoints.Where(c => c.Trigger == "every-seconds").Select(c => c.Cost));
             if (kills.Count > 0 && firstStep is double restart && NBodyRunner.StartStep(job) > 0)
             {

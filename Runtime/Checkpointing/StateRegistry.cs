@@ -1,0 +1,156 @@
+using System.Text;
+using Coordinated.Mpi;
+
+namespace Coordinated.Checkpointing;
+
+/// <summary>What one snapshot holds: the app's live arrays, or a staged copy of them for an asynchronous write.</summary>
+internal sealed record SnapshotContent(
+    string App,
+    int RestartCount,
+    IReadOnlyList<StateArray> Arrays,
+    IReadOnlyDictionary<string, object> Parameters,
+    IReadOnlyList<(string Name, double Value)> Scalars,
+    string Hosts)
+{
+    /// <summary>Bytes of /state.</summary>
+    internal long Bytes => Arrays.Sum(a => a.GlobalCount * a.ElementBytes);
+}
+
+/// <summary>
+/// The state an app registered: its partitioned arrays, its parameters (which must match on restart) and its
+/// scalars. This is exactly what <see cref="SnapshotWriter"/> writes and <see cref="SnapshotReader"/> reads back.
+/// </summary>
+internal sealed class StateRegistry(Communicator comm, string app, string hosts)
+{
+    private readonly List<StateArray> _arrays = [];
+    private readonly SortedDictionary<string, object> _parameters = new(StringComparer.Ordinal);
+    private readonly List<(string Name, Func<double> Get, Action<double> Set)> _scalars = [];
+
+    internal string App => app;
+
+    internal IReadOnlyList<StateArray> Arrays => _arrays;
+
+    internal IReadOnlyDictionary<string, object> Parameters => _parameters;
+
+    internal IReadOnlyList<(string Name, Func<double> Get, Action<double> Set)> Scalars => _scalars;
+
+    /// <summary>Bytes of /state.</summary>
+    internal long Bytes => _arrays.Sum(a => a.GlobalCount * a.ElementBytes);
+
+    internal void AddParameter(string name, object value) => _parameters[ValidName(name)] = value;
+
+    internal void AddScalar(string name, Func<double> get, Action<double> set) => _scalars.Add((ValidName(name), get, set));
+
+    /// <summary>Adds this rank's slice of a global array after checking that all ranks' slices tile it. Collective.</summary>
+    internal void AddArray<T>(string name, Memory<T> local, long globalOffset, long globalCount, int components)
+        where T : unmanaged
+    {
+        ValidName(name);
+        if (!StateArray<T>.IsSupported)
+        {
+            throw new ArgumentException($"state '{name}': element type {typeof(T).Name} is not supported (use double, float, long, int or byte).");
+        }
+
+        if (components < 1 || local.Length % components != 0)
+        {
+            throw new ArgumentException($"state '{name}': {local.Length} values are not a whole number of {components}-component elements.");
+        }
+
+        if (globalCount < 1 || globalOffset < 0 || globalOffset + (local.Length / components) > globalCount)
+        {
+            throw new ArgumentException($"state '{name}': slice [{globalOffset}, {globalOffset + (local.Length / components)}) does not fit a global array of {globalCount} elements.");
+        }
+
+        if (_arrays.Any(a => a.Name == name))
+        {
+            throw new ArgumentException($"state '{name}' is registered twice.");
+        }
+
+        var array = new StateArray<T>(name, local, components, globalOffset, globalCount);
+        var partition = comm.Allgather((array.GlobalOffset, array.LocalCount));
+        long expected = 0;
+        foreach (var (offset, count) in partition.OrderBy(p => p.Item1))
+        {
+            if (count == 0)
+            {
+                continue;
+            }
+
+            if (offset != expected)
+            {
+                throw new CoordinatedException(
+                    $"state '{name}': the ranks' slices do not tile [0, {globalCount}) (gap or overlap at element {expected}); this is a bug in the app's partitioning.",
+                    ExitCodes.Failure, isCollective: true);
+            }
+
+            expected = offset + count;
+        }
+
+        if (expected != globalCount)
+        {
+            throw new CoordinatedException(
+                $"state '{name}': the ranks' slices cover {expected} of {globalCount} elements; this is a bug in the app's partitioning.",
+                ExitCodes.Failure, isCollective: true);
+        }
+
+        array.Partition = partition;
+        _arrays.Add(array);
+    }
+
+    /// <summary>Every rank's host name, comma-separated in rank order (the snapshot attribute <c>hosts</c>). Collective.</summary>
+    internal static string GatherHosts(Communicator comm)
+    {
+        byte[] mine = Encoding.UTF8.GetBytes(MpiEnvironment.ProcessorName.Replace(',', '_'));
+        int[] lengths = comm.Allgather(mine.Length);
+        int[] offsets = new int[lengths.Length];
+        for (int r = 1; r < lengths.Length; r++)
+        {
+            offsets[r] = offsets[r - 1] + lengths[r - 1];
+        }
+
+        byte[] all = new byte[offsets[^1] + lengths[^1]];
+        comm.Allgatherv<byte>(mine, all, lengths, offsets);
+        return string.Join(',', lengths.Select((length, r) => Encoding.UTF8.GetString(all, offsets[r], length)));
+    }
+
+    /// <summary>The live state as it is now (the arrays themselves, the scalars' current values). Local.</summary>
+    internal SnapshotContent Capture(int restartCount) => Capture(restartCount, _arrays, _parameters);
+
+    /// <summary>
+    /// A copy of the state as it is now, in <paramref name="staging"/> (one reusable buffer per array), for a
+    /// snapshot that is written while the app goes on changing the original. Local.
+    /// </summary>
+    internal SnapshotContent Stage(int restartCount, ref byte[]?[]? staging)
+    {
+        staging ??= new byte[]?[_arrays.Count];
+        var staged = new List<StateArray>(_arrays.Count);
+        for (int i = 0; i < _arrays.Count; i++)
+        {
+            staged.Add(_arrays[i].Stage(ref staging[i]));
+        }
+
+        return Capture(restartCount, staged, new SortedDictionary<string, object>(_parameters, StringComparer.Ordinal));
+    }
+
+    /// <summary>Sets the registered scalars to the values a snapshot holds. Local.</summary>
+    internal void RestoreScalars(IReadOnlyDictionary<string, double> values)
+    {
+        foreach (var (name, _, set) in _scalars)
+        {
+            set(values[name]);
+        }
+    }
+
+    private SnapshotContent Capture(int restartCount, IReadOnlyList<StateArray> arrays, IReadOnlyDictionary<string, object> parameters) =>
+        new(app, restartCount, arrays, parameters, [.. _scalars.Select(s => (s.Name, s.Get()))], hosts);
+
+    private static string ValidName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))
+        {
+            throw new ArgumentException($"'{name}' is not a valid name (letters, digits, '_', '-', '.').", nameof(name));
+        }
+
+        return name;
+    }
+}
