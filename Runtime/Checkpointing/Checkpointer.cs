@@ -182,6 +182,18 @@ public sealed class Checkpointer : IDisposable
         Register(name, local.AsMemory(), globalOffset, globalCount, components);
 
     /// <summary>
+    /// Registers variable-size state: rows with global ids 0 .. <paramref name="globalRows"/> - 1, spread over the ranks
+    /// in any way that changes as the run goes (see <see cref="RowSet"/>). <paramref name="ids"/> is called at each
+    /// checkpoint and returns the ids of the rows this rank holds now; add the columns to the returned set. The ids
+    /// are saved as <c>/state/IDNAME</c>. Collective.
+    /// </summary>
+    public RowSet RegisterRows(string idName, long globalRows, Func<ReadOnlyMemory<long>> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        return _state.AddRows(idName, globalRows, ids);
+    }
+
+    /// <summary>
     /// Loads the newest snapshot that verifies into the registered arrays and scalars and returns its step; returns 0
     /// when there is none (or with --fresh). Damaged or foreign snapshots are reported and skipped. If snapshots exist
     /// but none can be used, throws (exit 65) without touching any file. Collective.
@@ -214,6 +226,7 @@ public sealed class Checkpointer : IDisposable
             _log.Info($"resumed from step {outcome.Step} (restart {RestartCount}) from {result.Name}, written by {outcome.WriterRanks} rank(s): " +
                 $"{RuntimeLog.FormatBytes(outcome.Bytes)} read and verified in {result.Seconds:F3} s");
             _reporter.Restarted(outcome, result, RestartCount, _comm.Size);
+            _state.RowsLoaded();
             _agreement.CheckpointTaken();
             return StartAt(outcome.Step);
         }
@@ -288,6 +301,7 @@ public sealed class Checkpointer : IDisposable
         if (_async is not null)
         {
             WaitForPending();
+            _state.GatherRows();
             _async.Start(_state, RestartCount, (io, content, staged) => _protocol.CommitSnapshot(io, content, step, checkpoint, agreeSeconds, staged));
             _agreement.CheckpointTaken();
         }
@@ -325,6 +339,7 @@ public sealed class Checkpointer : IDisposable
     public void WriteOutput(string path, long step)
     {
         WaitForPending(); // HDF5 is not thread-safe: no second writer while the I/O thread works
+        _state.GatherRows();
         if (CommitProtocol.WriteFile(_comm, _state.Capture(RestartCount), path, step) is string error)
         {
             throw new CoordinatedException($"writing output {Path.GetFullPath(path)} failed: {error}", ExitCodes.Failure, isCollective: true);
@@ -337,6 +352,7 @@ public sealed class Checkpointer : IDisposable
     private CheckpointReport? TryCheckpoint(long step, Trigger trigger, double agreeSeconds, out string? failure)
     {
         WaitForPending(); // an asynchronous write still in flight is committed first: snapshots commit in step order
+        _state.GatherRows();
         var outcome = _protocol.CommitSnapshot(_comm, _state.Capture(RestartCount), step, trigger, agreeSeconds, stageSeconds: null);
         _agreement.CheckpointTaken();
         return Report(outcome, out failure);

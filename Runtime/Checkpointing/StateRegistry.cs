@@ -25,6 +25,7 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
     private readonly List<StateArray> _arrays = [];
     private readonly SortedDictionary<string, object> _parameters = new(StringComparer.Ordinal);
     private readonly List<(string Name, Func<double> Get, Action<double> Set)> _scalars = [];
+    private readonly List<RowSet> _rowSets = [];
 
     internal string App => app;
 
@@ -95,6 +96,38 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
 
         array.Partition = partition;
         _arrays.Add(array);
+    }
+
+    /// <summary>Adds a variable-size row set (its id and column arrays are registered by the set itself). Collective.</summary>
+    internal RowSet AddRows(string idName, long globalRows, Func<ReadOnlyMemory<long>> ids)
+    {
+        ValidName(idName);
+        if (globalRows < 1)
+        {
+            throw new ArgumentException($"row set '{idName}': {globalRows} rows; at least 1 is needed.");
+        }
+
+        var rows = new RowSet(comm, this, idName, globalRows, ids);
+        _rowSets.Add(rows);
+        return rows;
+    }
+
+    /// <summary>Moves every row set's rows into id order (what a snapshot writes). Collective: before each capture or stage.</summary>
+    internal void GatherRows()
+    {
+        foreach (var rows in _rowSets)
+        {
+            rows.Gather();
+        }
+    }
+
+    /// <summary>After a snapshot was loaded: the row sets take their restored rows. Collective.</summary>
+    internal void RowsLoaded()
+    {
+        foreach (var rows in _rowSets)
+        {
+            rows.Loaded();
+        }
     }
 
     /// <summary>Every rank's host name, comma-separated in rank order (the snapshot attribute <c>hosts</c>). Collective.</summary>

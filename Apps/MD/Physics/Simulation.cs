@@ -39,6 +39,9 @@ internal sealed unsafe class Simulation
     private int _local;
     private int _ghost;
     private int[] _neighborStart = new int[65];
+    private int[] _neighborEnd = new int[65];
+    private int[] _localBinStart = [0];
+    private int _capacity;
     private int[] _neighbors = new int[1024];
     private double[] _buffer = new double[1024];
     private readonly double[] _binOrigin = new double[3];
@@ -68,8 +71,29 @@ internal sealed unsafe class Simulation
     /// <summary>Atoms received from other ranks by migration since the start of this process.</summary>
     internal long MigratedIn { get; private set; }
 
+    /// <summary>Seconds spent in the force loop (like LAMMPS's "Pair").</summary>
+    internal double ForceSeconds { get; private set; }
+
+    /// <summary>Seconds spent in rebuilds: wrap, migration, ghosts, neighbour lists (like LAMMPS's "Neigh").</summary>
+    internal double RebuildSeconds { get; private set; }
+
+    /// <summary>Seconds spent refreshing ghost positions between rebuilds (like LAMMPS's "Comm").</summary>
+    internal double HaloSeconds { get; private set; }
+
     /// <summary>Neighbour pairs in the lists of the local atoms (each pair counted from both sides).</summary>
-    internal long NeighborPairs => _neighborStart[_local];
+    internal long NeighborPairs
+    {
+        get
+        {
+            long pairs = 0;
+            for (int i = 0; i < _local; i++)
+            {
+                pairs += _neighborEnd[i] - _neighborStart[i];
+            }
+
+            return pairs;
+        }
+    }
 
     internal Memory<double> Positions => _pos.AsMemory(0, 3 * _local);
 
@@ -152,16 +176,22 @@ internal sealed unsafe class Simulation
             }
         }
 
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         if (completed % _system.RebuildEvery == 0)
         {
             Rebuild();
+            RebuildSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
         else
         {
             Forward();
+            HaloSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
 
+        long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
         ComputeForces();
+        ForceSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(t1).TotalSeconds;
+        n3 = 3 * _local; // a rebuild moves atoms between ranks
         fixed (double* v = _vel, f = _force)
         {
             for (int k = 0; k < n3; k++)
@@ -191,14 +221,14 @@ internal sealed unsafe class Simulation
         Int128 kinetic = 0, potential = 0;
         const double scale = 4294967296.0;
         fixed (double* p = _pos, v = _vel)
-        fixed (int* start = _neighborStart, list = _neighbors)
+        fixed (int* start = _neighborStart, stop = _neighborEnd, list = _neighbors)
         {
             for (int i = 0; i < _local; i++)
             {
                 double vx = v[3 * i], vy = v[(3 * i) + 1], vz = v[(3 * i) + 2];
                 kinetic += (Int128)(0.5 * ((vx * vx) + (vy * vy) + (vz * vz)) * scale);
                 double xi = p[3 * i], yi = p[(3 * i) + 1], zi = p[(3 * i) + 2], e = 0;
-                for (int k = start[i]; k < start[i + 1]; k++)
+                for (int k = start[i]; k < stop[i]; k++)
                 {
                     int j = list[k];
                     double dx = xi - p[3 * j], dy = yi - p[(3 * j) + 1], dz = zi - p[(3 * j) + 2];
@@ -237,13 +267,13 @@ internal sealed unsafe class Simulation
     {
         double rc2 = _rc2;
         fixed (double* p = _pos, f = _force)
-        fixed (int* start = _neighborStart, list = _neighbors)
+        fixed (int* start = _neighborStart, stop = _neighborEnd, list = _neighbors)
         {
             for (int i = 0; i < _local; i++)
             {
                 double xi = p[3 * i], yi = p[(3 * i) + 1], zi = p[(3 * i) + 2];
                 double fx = 0, fy = 0, fz = 0;
-                int end = start[i + 1];
+                int end = stop[i];
                 for (int k = start[i]; k < end; k++)
                 {
                     double* pj = p + (3 * list[k]);
@@ -341,17 +371,16 @@ internal sealed unsafe class Simulation
         {
             _binOrigin[d] = _grid.Lo[d] - _rg;
             double extent = _grid.Hi[d] - _grid.Lo[d] + (2 * _rg);
-            _bins[d] = Math.Max(1, (int)Math.Floor(extent / _rg));
+            _bins[d] = Math.Max(1, (int)Math.Floor(extent / (0.5 * _rg)));
             _binWidth[d] = extent / _bins[d];
         }
 
-        int binCount = _bins[0] * _bins[1] * _bins[2];
-        SortLocalsByBin(binCount);
+        SortLocalsByBin();
         BuildGhosts();
-        BuildNeighborLists(binCount);
+        BuildNeighborLists();
     }
 
-    /// <summary>Bin of a reference position in the subdomain grown by cutoff + skin (bins at least cutoff + skin wide).</summary>
+    /// <summary>Bin of a reference position in the subdomain grown by cutoff + skin (bins at least half of cutoff + skin wide).</summary>
     private int BinOf(int atom)
     {
         int bx = Math.Clamp((int)((_ref[3 * atom] - _binOrigin[0]) / _binWidth[0]), 0, _bins[0] - 1);
@@ -360,8 +389,10 @@ internal sealed unsafe class Simulation
         return (((bx * _bins[1]) + by) * _bins[2]) + bz;
     }
 
-    private void SortLocalsByBin(int binCount)
+    /// <summary>Orders the local atoms by bin (locality), leaving <see cref="_localBinStart"/>: bin b holds locals [start[b], start[b + 1]).</summary>
+    private void SortLocalsByBin()
     {
+        int binCount = _bins[0] * _bins[1] * _bins[2];
         int[] bin = new int[_local];
         int[] start = new int[binCount + 1];
         for (int i = 0; i < _local; i++)
@@ -375,16 +406,18 @@ internal sealed unsafe class Simulation
             start[b + 1] += start[b];
         }
 
+        int[] fill = start[..binCount];
         int[] order = new int[_local];
         for (int i = 0; i < _local; i++)
         {
-            order[start[bin[i]]++] = i;
+            order[fill[bin[i]]++] = i;
         }
 
         Permute(_pos, 3, order);
         Permute(_ref, 3, order);
         Permute(_vel, 3, order);
         Permute(_id, 1, order);
+        _localBinStart = start;
     }
 
     private void Permute<T>(T[] values, int width, int[] order)
@@ -447,84 +480,110 @@ internal sealed unsafe class Simulation
         }
     }
 
-    private void BuildNeighborLists(int binCount)
+    /// <summary>
+    /// Full neighbour lists (every local atom lists all atoms within cutoff + skin) in ascending neighbour global id
+    /// without sorting: atoms are visited in id order and each is appended to the lists of the local atoms near it.
+    /// </summary>
+    private void BuildNeighborLists()
     {
         int total = _local + _ghost;
-        int[] binOfAtom = new int[total];
-        int[] start = new int[binCount + 1];
+        long[] keys = new long[total];
+        int[] byId = new int[total];
         for (int i = 0; i < total; i++)
         {
-            binOfAtom[i] = BinOf(i);
-            start[binOfAtom[i] + 1]++;
+            keys[i] = _id[i];
+            byId[i] = i;
         }
 
-        for (int b = 0; b < binCount; b++)
-        {
-            start[b + 1] += start[b];
-        }
+        Array.Sort(keys, byId);
 
-        int[] members = new int[total];
-        int[] fill = start[..binCount];
-        for (int i = 0; i < total; i++)
-        {
-            members[fill[binOfAtom[i]]++] = i;
-        }
-
-        if (_neighborStart.Length < _local + 1)
-        {
-            _neighborStart = new int[_local + 1];
-        }
-
+        // Stencil: bin offsets within two bins whose nearest points are closer than cutoff + skin.
+        var stencil = new List<(int X, int Y, int Z)>();
         double rg2 = _rg * _rg;
-        int count = 0;
-        long[] keys = new long[256];
-        int nb0 = _bins[0], nb1 = _bins[1], nb2 = _bins[2];
-        for (int i = 0; i < _local; i++)
+        for (int x = -2; x <= 2; x++)
         {
-            _neighborStart[i] = count;
-            int b = binOfAtom[i];
-            int bx = b / (nb1 * nb2), by = b / nb2 % nb1, bz = b % nb2;
-            double xi = _ref[3 * i], yi = _ref[(3 * i) + 1], zi = _ref[(3 * i) + 2];
-            for (int x = Math.Max(0, bx - 1); x <= Math.Min(nb0 - 1, bx + 1); x++)
+            for (int y = -2; y <= 2; y++)
             {
-                for (int y = Math.Max(0, by - 1); y <= Math.Min(nb1 - 1, by + 1); y++)
+                for (int z = -2; z <= 2; z++)
                 {
-                    for (int z = Math.Max(0, bz - 1); z <= Math.Min(nb2 - 1, bz + 1); z++)
+                    double gx = Math.Max(0, Math.Abs(x) - 1) * _binWidth[0], gy = Math.Max(0, Math.Abs(y) - 1) * _binWidth[1], gz = Math.Max(0, Math.Abs(z) - 1) * _binWidth[2];
+                    if ((gx * gx) + (gy * gy) + (gz * gz) < rg2)
                     {
-                        int nbBin = (((x * nb1) + y) * nb2) + z;
-                        for (int m = start[nbBin]; m < start[nbBin + 1]; m++)
-                        {
-                            int j = members[m];
-                            double dx = xi - _ref[3 * j], dy = yi - _ref[(3 * j) + 1], dz = zi - _ref[(3 * j) + 2];
-                            if (j != i && (dx * dx) + (dy * dy) + (dz * dz) < rg2)
-                            {
-                                if (count == _neighbors.Length)
-                                {
-                                    Array.Resize(ref _neighbors, 2 * _neighbors.Length);
-                                }
+                        stencil.Add((x, y, z));
+                    }
+                }
+            }
+        }
 
-                                _neighbors[count++] = j;
+        double volume = 4.0 / 3.0 * Math.PI * rg2 * _rg;
+        int capacity = Math.Max(_capacity, (int)(2 * volume * _system.Atoms / Math.Pow(_grid.Box, 3)) + 16);
+        while (true)
+        {
+            if (_neighborStart.Length < _local + 1)
+            {
+                _neighborStart = new int[_local + 1];
+                _neighborEnd = new int[_local + 1];
+            }
+
+            if (_neighbors.Length < (long)capacity * _local)
+            {
+                _neighbors = new int[checked(capacity * _local)];
+            }
+
+            for (int i = 0; i < _local; i++)
+            {
+                _neighborStart[i] = _neighborEnd[i] = i * capacity;
+            }
+
+            if (FillLists(byId, stencil, capacity))
+            {
+                _capacity = capacity;
+                return;
+            }
+
+            capacity *= 2;
+        }
+    }
+
+    private bool FillLists(int[] byId, List<(int X, int Y, int Z)> stencil, int capacity)
+    {
+        double rg2 = _rg * _rg;
+        int nb0 = _bins[0], nb1 = _bins[1], nb2 = _bins[2];
+        fixed (double* r = _ref)
+        fixed (int* start = _localBinStart, end = _neighborEnd, list = _neighbors)
+        {
+            foreach (int j in byId)
+            {
+                int b = BinOf(j);
+                int bx = b / (nb1 * nb2), by = b / nb2 % nb1, bz = b % nb2;
+                double xj = r[3 * j], yj = r[(3 * j) + 1], zj = r[(3 * j) + 2];
+                foreach (var (sx, sy, sz) in stencil)
+                {
+                    int x = bx + sx, y = by + sy, z = bz + sz;
+                    if ((uint)x >= (uint)nb0 || (uint)y >= (uint)nb1 || (uint)z >= (uint)nb2)
+                    {
+                        continue;
+                    }
+
+                    int nb = (((x * nb1) + y) * nb2) + z;
+                    for (int i = start[nb]; i < start[nb + 1]; i++)
+                    {
+                        double dx = r[3 * i] - xj, dy = r[(3 * i) + 1] - yj, dz = r[(3 * i) + 2] - zj;
+                        if ((dx * dx) + (dy * dy) + (dz * dz) < rg2 && i != j)
+                        {
+                            if (end[i] - (i * capacity) == capacity)
+                            {
+                                return false;
                             }
+
+                            list[end[i]++] = j;
                         }
                     }
                 }
             }
-
-            int first = _neighborStart[i], length = count - first;
-            if (keys.Length < length)
-            {
-                keys = new long[2 * length];
-            }
-
-            for (int k = 0; k < length; k++)
-            {
-                keys[k] = _id[_neighbors[first + k]];
-            }
-
-            keys.AsSpan(0, length).Sort(_neighbors.AsSpan(first, length));
         }
 
-        _neighborStart[_local] = count;
+        return true;
     }
 
     /// <summary>Refreshes every ghost's position from its owner's current position (the swaps of the last plan, in order).</summary>
