@@ -2,6 +2,7 @@
 # Installs the Debian packages a part of Coordinated needs, only if something is missing.
 #   scripts/ensure-deps.sh runtime   Open MPI + parallel HDF5 (to run the apps)
 #   scripts/ensure-deps.sh study     + gnuplot (the checkpoint-interval study draws its plot with it)
+#   scripts/ensure-deps.sh lammps    + LAMMPS (bench/md-vs-lammps.sh)
 #   scripts/ensure-deps.sh test      + h5py-mpi, hdf5-tools, Slurm + munge, gnuplot (to run every test)
 # Quiet when everything is there. Needs root (or sudo) only when it has to install.
 set -euo pipefail
@@ -25,8 +26,9 @@ want=(openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools)
 case "$mode" in
   runtime) ;;
   study) want+=(gnuplot-nox) ;;
+  lammps) want+=(lammps python3-h5py-mpi bc) ;;
   test|all) want+=(python3-h5py-mpi python3-mpi4py slurmctld slurmd slurm-client munge gnuplot-nox gcc) ;;
-  *) echo "usage: $0 runtime|study|test" >&2; exit 64 ;;
+  *) echo "usage: $0 runtime|study|lammps|test" >&2; exit 64 ;;
 esac
 
 # Node.js runs the independent Parquet readers in the tests; Debian's is fine when none is installed.
