@@ -20,6 +20,10 @@ var density = Real("--density", "Reduced density rho*", 0.8442);
 var temperature = Real("--temperature", "Initial temperature T*", 1.44);
 var seed = Int("--seed", "Seed of the initial velocities (the same atoms on any rank count)", 87287, allowZero: true);
 var reportEvery = Int("--report-every", "Print temperature, energies and dE/E0 every N steps (0 = never)", 100, allowZero: true);
+var reportRanks = new Option<bool>("--report-ranks")
+{
+    Description = "After start-up, print how many atoms each rank holds and its subdomain (rank 0 prints for all)",
+};
 var output = new Option<string?>("--output")
 {
     Description = "Write the final state to this HDF5 file (/state/pos, /state/vel, /state/pos_ref, /state/id in global id order)",
@@ -30,7 +34,7 @@ var root = new RootCommand(
     "MD: deterministic, checkpointed Lennard-Jones molecular dynamics (LAMMPS in.lj). Stop it with a signal to any rank and " +
     "rerun the same command (on any rank count) to continue bit for bit.")
 {
-    cells, steps, dt, cutoff, skin, density, temperature, seed, reportEvery, output,
+    cells, steps, dt, cutoff, skin, density, temperature, seed, reportEvery, reportRanks, output,
 };
 
 return CoordinatedApp.Run(root, args, context =>
@@ -107,6 +111,17 @@ return CoordinatedApp.Run(root, args, context =>
         $"md: {n} atoms ({system.Cells}^3 fcc cells, rho* {system.Density:G}, box {system.Box:F4}) on {world.Size} rank(s) as a {shape[0]}x{shape[1]}x{shape[2]} grid, " +
         $"cutoff {system.Cutoff:G} + skin {system.Skin:G}, dt {system.Dt:G}, step {step} -> {totalSteps}, E0/N = {energy0 / n:R}"));
     Say(string.Create(CultureInfo.InvariantCulture, $"md: {(atoms.IsRestored ? "restored and set up" : "set up")} in {setupSeconds:F3} s"));
+
+    if (parse.GetValue(reportRanks))
+    {
+        int[] held = world.Allgather(sim.LocalCount);
+        for (int r = 0; r < world.Size; r++)
+        {
+            var other = new DomainGrid(shape, system.Box, r);
+            Say(string.Create(CultureInfo.InvariantCulture,
+                $"md: rank {r} holds {held[r]} atoms in [{other.Lo[0]:R}, {other.Hi[0]:R}) x [{other.Lo[1]:R}, {other.Hi[1]:R}) x [{other.Lo[2]:R}, {other.Hi[2]:R})"));
+        }
+    }
 
     var clock = Stopwatch.StartNew();
     var total = Stopwatch.StartNew();

@@ -295,6 +295,23 @@ internal sealed unsafe class Simulation
         }
     }
 
+    /// <summary>True if every local atom's neighbour list is in strictly ascending global id (for tests). Local.</summary>
+    internal bool NeighborListsAreInIdOrder()
+    {
+        for (int i = 0; i < _local; i++)
+        {
+            for (int k = _neighborStart[i] + 1; k < _neighborEnd[i]; k++)
+            {
+                if (_id[_neighbors[k]] <= _id[_neighbors[k - 1]])
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Sends atoms that left the subdomain to the face neighbour, one dimension at a time (one hop per dimension).</summary>
     private void Migrate()
     {
