@@ -3,7 +3,7 @@
 #
 #   ./mpi-run.sh [-n RANKS] APP [ARGS...]
 #
-# APP is counter, nbody, bench (the checkpoint benchmark), kernel-bench (NBody's force kernel vs C), study (the
+# APP is counter, nbody, md, bench (the checkpoint benchmark), kernel-bench (NBody's force kernel vs C), study (the
 # checkpoint-interval study, docs/STUDY.md: not itself an MPI program, it launches NBody under mpirun many times and
 # kills it; -n R becomes its --ranks R), or a path to an app's .dll. ARGS go to the app
 # (see `./mpi-run.sh APP --help`). Outside Slurm it starts RANKS processes with mpirun (default 4); inside a
@@ -45,11 +45,12 @@ done
 case "$app" in
   counter) project="Apps/Counter/Counter.csproj"; dll="Apps/Counter/bin/Release/net10.0/Counter.dll"; pre=() ;;
   nbody)   project="Apps/NBody/NBody.csproj";     dll="Apps/NBody/bin/Release/net10.0/NBody.dll";     pre=() ;;
+  md)      project="Apps/MD/MD.csproj";           dll="Apps/MD/bin/Release/net10.0/MD.dll";           pre=() ;;
   kernel-bench) project="Apps/NBody/NBody.csproj"; dll="Apps/NBody/bin/Release/net10.0/NBody.dll"; pre=(bench-kernel); ranks=1 ;;
   bench)   project="bench/CheckpointBench/CheckpointBench.csproj"; dll="bench/CheckpointBench/bin/Release/net10.0/CheckpointBench.dll"; pre=() ;;
   study)   project="Tools/Study/Study.csproj";    dll="Tools/Study/bin/Release/net10.0/Study.dll";    pre=() ;;
   *.dll)   project=""; dll="$app"; pre=() ;;
-  *) echo "error: unknown app '$app' (use counter, nbody, bench, kernel-bench, study, or a path to a .dll)" >&2; exit 64 ;;
+  *) echo "error: unknown app '$app' (use counter, nbody, md, bench, kernel-bench, study, or a path to a .dll)" >&2; exit 64 ;;
 esac
 
 if [ "$app" = study ]; then "$here/scripts/ensure-deps.sh" study || exit $?; else "$here/scripts/ensure-deps.sh" runtime || exit $?; fi
