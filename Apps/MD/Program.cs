@@ -125,7 +125,7 @@ return CoordinatedApp.Run(root, args, context =>
 
     var clock = Stopwatch.StartNew();
     var total = Stopwatch.StartNew();
-    long stepsTimed = 0, loopSteps = 0;
+    long stepsTimed = 0, loopSteps = 0, lastReported = -1;
     double computeSeconds = 0;
     while (step < totalSteps)
     {
@@ -146,7 +146,16 @@ return CoordinatedApp.Run(root, args, context =>
             stepsTimed = 0;
         }
 
-        if (checkpointer.AtStepBoundary(step) == StepDecision.Stop)
+        long boundary = Stopwatch.GetTimestamp();
+        var decision = checkpointer.AtStepBoundary(step);
+        if (checkpointer.LastCheckpoint?.Step == step && lastReported != step)
+        {
+            lastReported = step;
+            Say(string.Create(CultureInfo.InvariantCulture,
+                $"md: checkpoint of step {step} took {Stopwatch.GetElapsedTime(boundary).TotalSeconds:F4} s (rows moved into id order, written, committed)"));
+        }
+
+        if (decision == StepDecision.Stop)
         {
             return ExitCodes.Stopped;
         }
