@@ -173,7 +173,7 @@ public sealed class Checkpointer : IDisposable
     /// <paramref name="local"/> holds elements [globalOffset, globalOffset + local.Length / components), stored
     /// row-major. The slices of all ranks must tile the global array exactly. Collective.
     /// </summary>
-    /// <typeparam name="T">double, float, long, int or byte.</typeparam>
+    /// <typeparam name="T">double, float, long, ulong, int, uint, byte, bool, or an unmanaged struct whose fields (flattened) are all one of these, without padding (stored as that many components).</typeparam>
     public void Register<T>(string name, Memory<T> local, long globalOffset, long globalCount, int components = 1)
         where T : unmanaged => _state.AddArray(name, local, globalOffset, globalCount, components);
 
@@ -191,6 +191,23 @@ public sealed class Checkpointer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(ids);
         return _state.AddRows(idName, globalRows, ids);
+    }
+
+    /// <summary>
+    /// Registers this rank's block of a global N-d array (a stencil code's subdomain with its halo): the array has shape
+    /// <paramref name="globalShape"/>; this rank holds [start, start + count) in each dimension, stored row-major in
+    /// <paramref name="local"/> with <paramref name="halo"/> extra cells on every side (not saved, not restored). The
+    /// blocks of all ranks must tile the array. Saved as <c>/state/NAME</c>, flattened in row-major order, with the
+    /// parameter <c>NAME_shape</c>; <see cref="Restore"/> fills the interiors of whatever blocks the ranks of the
+    /// restarted run registered, on any rank count and decomposition. Collective.
+    /// </summary>
+    /// <typeparam name="T">As <see cref="Register{T}(string, Memory{T}, long, long, int)"/>.</typeparam>
+    public void RegisterBlock<T>(string name, Memory<T> local, long[] globalShape, long[] start, long[] count, int halo = 0) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(globalShape);
+        ArgumentNullException.ThrowIfNull(start);
+        ArgumentNullException.ThrowIfNull(count);
+        _ = new BlockArray<T>(_comm, _state, name, local, [.. globalShape], [.. start], [.. count], halo);
     }
 
     /// <summary>

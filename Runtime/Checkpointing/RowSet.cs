@@ -27,9 +27,10 @@ public sealed class RowSet
     private readonly Func<ReadOnlyMemory<long>> _ids;
     private readonly long[] _idShare;
     private readonly List<Column> _columns = [];
+    private readonly bool _storeIds;
     private long[] _restoredIds = [];
 
-    internal RowSet(Communicator comm, StateRegistry registry, string idName, long globalRows, Func<ReadOnlyMemory<long>> ids)
+    internal RowSet(Communicator comm, StateRegistry registry, string idName, long globalRows, Func<ReadOnlyMemory<long>> ids, bool storeIds = true)
     {
         _comm = comm;
         _registry = registry;
@@ -38,8 +39,15 @@ public sealed class RowSet
         GlobalRows = globalRows;
         (First, ShareCount) = Partition.Block(globalRows, comm.Size, comm.Rank);
         _idShare = new long[ShareCount];
-        registry.AddArray(idName, _idShare.AsMemory(), First, globalRows, 1);
+        _storeIds = storeIds;
+        if (storeIds)
+        {
+            registry.AddArray(idName, _idShare.AsMemory(), First, globalRows, 1);
+        }
     }
+
+    /// <summary>Called (collectively) at the end of a restore, after the rows are in <see cref="RestoredIds"/>: e.g. to move them into place.</summary>
+    internal Action? AfterLoad { get; set; }
 
     /// <summary>Name of the id dataset.</summary>
     public string IdName { get; }
@@ -61,14 +69,14 @@ public sealed class RowSet
     /// Adds a column saved as <c>/state/NAME</c>, shape [rows, components]. <paramref name="local"/> is called at each
     /// checkpoint and must return this rank's rows (row-major, in the same order as the ids). Collective.
     /// </summary>
-    /// <typeparam name="T">double, float, long, int or byte.</typeparam>
+    /// <typeparam name="T">As <see cref="Checkpointer.Register{T}(string, Memory{T}, long, long, int)"/>: a primitive or a struct of one primitive.</typeparam>
     public void Add<T>(string name, int components, Func<Memory<T>> local) where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(local);
         ArgumentOutOfRangeException.ThrowIfLessThan(components, 1);
         var share = new T[ShareCount * components];
         _registry.AddArray(name, share.AsMemory(), First, GlobalRows, components);
-        _columns.Add(new Column(name, Marshal.SizeOf<T>() * components, () => MemoryMarshal.AsBytes(local().Span), () => MemoryMarshal.AsBytes(share.AsSpan())));
+        _columns.Add(new Column(name, System.Runtime.CompilerServices.Unsafe.SizeOf<T>() * components, () => MemoryMarshal.AsBytes(local().Span), () => MemoryMarshal.AsBytes(share.AsSpan())));
     }
 
     /// <summary>This rank's restored values of column <paramref name="name"/> (row-major, rows as <see cref="RestoredIds"/>). Local.</summary>
@@ -182,7 +190,11 @@ public sealed class RowSet
         string? error = null;
         for (long k = 0; k < ShareCount; k++)
         {
-            if (_idShare[k] != First + k)
+            if (!_storeIds)
+            {
+                _idShare[k] = First + k; // ids implicit: the row's place in the dataset
+            }
+            else if (_idShare[k] != First + k)
             {
                 error ??= $"row set '{IdName}': the snapshot's id at row {First + k} is {_idShare[k]}; the rows are not in id order";
             }
@@ -200,6 +212,7 @@ public sealed class RowSet
         }
 
         IsRestored = true;
+        AfterLoad?.Invoke();
     }
 
     /// <summary>Rank holding <paramref name="id"/> in the contiguous share (inverse of <see cref="Partition.Block"/>).</summary>

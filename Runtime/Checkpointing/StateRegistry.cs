@@ -49,7 +49,7 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
         ValidName(name);
         if (!StateArray<T>.IsSupported)
         {
-            throw new ArgumentException($"state '{name}': element type {typeof(T).Name} is not supported (use double, float, long, int or byte).");
+            throw new ArgumentException($"state '{name}': element type {typeof(T).Name} is not supported (use double, float, long, ulong, int, uint, byte, bool, or an unmanaged struct whose fields are all one of these).");
         }
 
         if (components < 1 || local.Length % components != 0)
@@ -99,7 +99,7 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
     }
 
     /// <summary>Adds a variable-size row set (its id and column arrays are registered by the set itself). Collective.</summary>
-    internal RowSet AddRows(string idName, long globalRows, Func<ReadOnlyMemory<long>> ids)
+    internal RowSet AddRows(string idName, long globalRows, Func<ReadOnlyMemory<long>> ids, bool storeIds = true)
     {
         ValidName(idName);
         if (globalRows < 1)
@@ -107,7 +107,7 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
             throw new ArgumentException($"row set '{idName}': {globalRows} rows; at least 1 is needed.");
         }
 
-        var rows = new RowSet(comm, this, idName, globalRows, ids);
+        var rows = new RowSet(comm, this, idName, globalRows, ids, storeIds);
         _rowSets.Add(rows);
         return rows;
     }
