@@ -87,6 +87,29 @@ try
     checkpointer.RegisterBlock("hot", hot.AsMemory(), [n, n, n], start, count, halo: 1);
     checkpointer.RegisterBlock("updates", updates.AsMemory(), [n, n, n], start, count, halo: 1);
     checkpointer.RegisterBlock("range", range.AsMemory(), [n, n, n], start, count, halo: 1);
+    // Per-rank private state: an RNG stream per rank (not used by the physics). Same rank count: each rank continues its
+    // own stream; another count: every rank derives a fresh stream from all the saved ones and its rank (merge/split).
+    ulong[] rng = [0x9E3779B97F4A7C15UL * (ulong)(world.Rank + 1)];
+    checkpointer.RegisterRankState("rng", rng, (saved, savedRanks, mine) =>
+    {
+        if (savedRanks == world.Size)
+        {
+            mine[0] = saved[world.Rank];
+            return;
+        }
+
+        ulong merged = (ulong)world.Rank;
+        foreach (ulong s in saved)
+        {
+            merged = (merged ^ s) * 0xBF58476D1CE4E5B9UL;
+        }
+
+        mine[0] = merged;
+        if (world.IsRoot)
+        {
+            Console.WriteLine($"stencil: re-derived {world.Size} RNG streams from the {savedRanks} saved");
+        }
+    });
     long step = checkpointer.Restore();
     if (world.IsRoot)
     {
@@ -114,6 +137,7 @@ try
             }
         }
 
+        rng[0] += 0x9E3779B97F4A7C15UL; // the stream advances once per step
         next.AsSpan().CopyTo(u); // the registered memory is u: the result goes back into it (halos are refreshed before use)
         step++;
         if (checkpointer.AtStepBoundary(step) == StepDecision.Stop)

@@ -211,6 +211,26 @@ public sealed class Checkpointer : IDisposable
     }
 
     /// <summary>
+    /// Registers private state of this rank (an RNG stream, a counter) of the same length on every rank, saved as
+    /// <c>/state/NAME</c> with one row per rank. On restore <paramref name="restore"/> gets every saved rank's row and the
+    /// rank count that wrote them, and fills <paramref name="mine"/>: the app's policy for a changed rank count
+    /// (continue, re-seed, split or merge). Not called when nothing was restored. Collective.
+    /// </summary>
+    /// <typeparam name="T">As <see cref="Register{T}(string, Memory{T}, long, long, int)"/>.</typeparam>
+    public void RegisterRankState<T>(string name, T[] mine, RankStateRestorer<T> restore) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(mine);
+        ArgumentNullException.ThrowIfNull(restore);
+        ArgumentOutOfRangeException.ThrowIfLessThan(mine.Length, 1);
+        if (_comm.Allreduce(mine.Length, ReduceOp.Max) != mine.Length || _comm.Allreduce(mine.Length, ReduceOp.Min) != mine.Length)
+        {
+            throw new ArgumentException($"rank state '{name}': every rank must register the same length.");
+        }
+
+        _state.AddRankState(new RankStateArray<T>(name, mine, _comm.Rank, _comm.Size, restore));
+    }
+
+    /// <summary>
     /// Loads the newest snapshot that verifies into the registered arrays and scalars and returns its step; returns 0
     /// when there is none (or with --fresh). Damaged or foreign snapshots are reported and skipped. If snapshots exist
     /// but none can be used, throws (exit 65) without touching any file. Collective.

@@ -21,11 +21,11 @@ internal abstract class StateArray
     /// <summary>Values per element (3 for a position vector); the dataset is [GlobalCount, Components].</summary>
     internal int Components { get; }
 
-    internal long GlobalOffset { get; }
+    internal long GlobalOffset { get; private protected set; }
 
-    internal long LocalCount { get; }
+    internal long LocalCount { get; private protected set; }
 
-    internal long GlobalCount { get; }
+    internal long GlobalCount { get; private protected set; }
 
     /// <summary>Every rank's (offset, count), in rank order.</summary>
     internal (long Offset, long Count)[] Partition { get; set; } = [];

@@ -26,6 +26,7 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
     private readonly SortedDictionary<string, object> _parameters = new(StringComparer.Ordinal);
     private readonly List<(string Name, Func<double> Get, Action<double> Set)> _scalars = [];
     private readonly List<RowSet> _rowSets = [];
+    private readonly List<RankStateArray> _rankStates = [];
 
     internal string App => app;
 
@@ -62,12 +63,19 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
             throw new ArgumentException($"state '{name}': slice [{globalOffset}, {globalOffset + (local.Length / components)}) does not fit a global array of {globalCount} elements.");
         }
 
+        Add(new StateArray<T>(name, local, components, globalOffset, globalCount));
+    }
+
+    /// <summary>Adds an array after checking that all ranks' slices tile it. Collective.</summary>
+    internal void Add(StateArray array)
+    {
+        string name = array.Name;
+        long globalCount = array.GlobalCount;
         if (_arrays.Any(a => a.Name == name))
         {
             throw new ArgumentException($"state '{name}' is registered twice.");
         }
 
-        var array = new StateArray<T>(name, local, components, globalOffset, globalCount);
         var partition = comm.Allgather((array.GlobalOffset, array.LocalCount));
         long expected = 0;
         foreach (var (offset, count) in partition.OrderBy(p => p.Item1))
@@ -112,6 +120,14 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
         return rows;
     }
 
+    /// <summary>Per-rank private state (one row per writer rank). Collective.</summary>
+    internal void AddRankState(RankStateArray state)
+    {
+        ValidName(state.Name);
+        Add(state);
+        _rankStates.Add(state);
+    }
+
     /// <summary>Moves every row set's rows into id order (what a snapshot writes). Collective: before each capture or stage.</summary>
     internal void GatherRows()
     {
@@ -124,6 +140,11 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
     /// <summary>After a snapshot was loaded: the row sets take their restored rows. Collective.</summary>
     internal void RowsLoaded()
     {
+        foreach (var state in _rankStates)
+        {
+            state.Loaded();
+        }
+
         foreach (var rows in _rowSets)
         {
             rows.Loaded();

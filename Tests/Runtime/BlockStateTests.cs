@@ -38,6 +38,7 @@ public class BlockStateTests
         {
             second.ExpectExit(0);
             Assert.That(second.Stdout, Does.Contain("resumed from step 15 (restart 1)"));
+            Assert.That(second.Stdout, Does.Contain("re-derived 3 RNG streams from the 4 saved"), "per-rank state: the app's policy for a changed rank count");
         }
 
         foreach (string name in (string[])["/state/u", "/state/hot", "/state/updates", "/state/range"])
@@ -53,5 +54,8 @@ public class BlockStateTests
                   bool((s['range'][()][:, 0] <= s['range'][()][:, 1]).all()), 0 < int(s['hot'][()].sum()) < 1728)
             """);
         Assert.That(layout.Trim(), Is.EqualTo("(12, 12, 12) uint8 uint64 30 30 float32 (1728, 2) True True"));
+        string rows = H5Py.Run(Path.Combine(dir["ckpt"], "ckpt-000000015.h5"), "print(h5py.File(path, 'r')['state/rng'].shape)").Trim() + " " +
+            H5Py.Run(dir["out.h5"], "print(h5py.File(path, 'r')['state/rng'].shape)").Trim();
+        Assert.That(rows, Is.EqualTo("(4,) (3,)"), "one row of per-rank state per writer rank");
     }
 }
