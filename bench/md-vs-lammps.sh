@@ -100,7 +100,10 @@ drift = float(re.search(r"dE/E0 = ([-\d.E+]+)", md).group(1))
 ckpt = float(re.search(rf"md: checkpoint of step {steps} took ([\d.]+) s", md).group(1))
 restart = float(re.search(r"md: restored and set up in ([\d.]+) s", mdr).group(1))
 verify = float(re.search(r"read and verified in ([\d.]+) s", mdr).group(1))
-print("\t".join(map(str, [atoms, ranks, steps / loop, rate, write, ckpt, rread, verify, restart, (e1 - e0) / abs(e0), drift])))
+section = lambda name: float(re.search(rf"^{name}\s*\|\s*[\d.eE+-]+\s*\|\s*([\d.eE+-]+)", lmp, re.M).group(1))
+force, rebuild = (float(x) for x in re.search(r"force ([\d.]+) s, rebuild \(migrate \+ ghosts \+ lists\) ([\d.]+) s", md).groups())
+print("\t".join(map(str, [atoms, ranks, steps / loop, rate, write, ckpt, rread, verify, restart, (e1 - e0) / abs(e0), drift,
+                          1000 * section("Pair") / steps, 1000 * force / steps, 1000 * section("Neigh") / steps, 1000 * rebuild / steps])))
 PY
     done
   done
@@ -114,4 +117,14 @@ for key in $(cut -f1,2 "$results" | sort -u -k1,1n -k2,2n | tr '\t' ':'); do
   l=$(col 3); m=$(col 4)
   printf '| %s | %s | %.1f | %.1f | %.2f | %.3f | %.3f | %.3f | %.3f | %.3f | %.2e | %.2e |\n' "$a" "$r" "$l" "$m" "$(echo "$m / $l" | bc -l)" \
     "$(col 5)" "$(col 6)" "$(col 7)" "$(col 8)" "$(col 9)" "$(col 10)" "$(col 11)"
+done
+echo
+echo "Where the time goes (ms per step, medians): LAMMPS Pair (half list, Newton's third law) vs our force loop (full list in id order: every pair twice); LAMMPS Neigh vs our rebuild (wrap, migration, ghosts, lists in id order)."
+echo
+echo "| atoms | ranks | LAMMPS Pair | MD force | LAMMPS Neigh | MD rebuild |"
+echo "|---|---|---|---|---|---|"
+for key in $(cut -f1,2 "$results" | sort -u -k1,1n -k2,2n | tr '\t' ':'); do
+  a="${key%%:*}"; r="${key##*:}"
+  col() { awk -F'\t' -v a="$a" -v r="$r" -v c="$1" '$1 == a && $2 == r {print $c}' "$results" | median; }
+  printf '| %s | %s | %.2f | %.2f | %.2f | %.2f |\n' "$a" "$r" "$(col 12)" "$(col 13)" "$(col 14)" "$(col 15)"
 done
