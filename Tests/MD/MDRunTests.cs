@@ -111,6 +111,39 @@ public class MDRunTests
         AssertSameBitsAsReference(dir["out.h5"]);
     }
 
+    [Test]
+    public void Sigterm_to_one_rank_checkpoints_and_the_run_continues_bit_for_bit_on_three_ranks()
+    {
+        using var dir = new TempDir();
+        long stoppedAt;
+        using (var job = Job.Mpi(2, Repo.MDDll, Args(dir["ckpt"], 10_000_000)))
+        {
+            job.WaitForLine(@"^md: step 100/");
+            Job.Signal(job.WaitForRanks(2)[1], "TERM");
+            job.ExpectExit(75);
+            var stop = Regex.Match(job.Stdout, @"stopping after checkpoint of step (\d+) \(signal");
+            Assert.That(stop.Success, Is.True, job.Describe());
+            stoppedAt = long.Parse(stop.Groups[1].Value, CultureInfo.InvariantCulture);
+        }
+
+        long end = stoppedAt + 37; // the stop and the end fall between neighbour-list rebuilds in general
+        using (var resume = Job.Mpi(3, Repo.MDDll, Args(dir["ckpt"], end, "--output", dir["out.h5"])))
+        {
+            resume.ExpectExit(0);
+            Assert.That(resume.Stdout, Does.Contain($"resumed from step {stoppedAt} (restart 1)"));
+        }
+
+        using (var reference = Job.Mpi(1, Repo.MDDll, Args(dir["ref"], end, "--output", dir["ref.h5"])))
+        {
+            reference.ExpectExit(0);
+        }
+
+        foreach (string name in (string[])["/state/pos", "/state/vel"])
+        {
+            Assert.That(H5Py.DatasetBytes(dir["out.h5"], name), Is.EqualTo(H5Py.DatasetBytes(dir["ref.h5"], name)), $"{name} differs from an uninterrupted 1-rank run of {end} steps");
+        }
+    }
+
     /// <summary>
     /// Each rank's reported atom count equals the number of atoms of the snapshot whose reference position (the one
     /// ownership is decided by) lies in that rank's reported subdomain, and the subdomains tile the box.

@@ -514,25 +514,7 @@ internal sealed unsafe class Simulation
 
         Array.Sort(keys, byId);
 
-        // Stencil: bin offsets within two bins whose nearest points are closer than cutoff + skin.
-        var stencil = new List<(int X, int Y, int Z)>();
-        double rg2 = _rg * _rg;
-        for (int x = -2; x <= 2; x++)
-        {
-            for (int y = -2; y <= 2; y++)
-            {
-                for (int z = -2; z <= 2; z++)
-                {
-                    double gx = Math.Max(0, Math.Abs(x) - 1) * _binWidth[0], gy = Math.Max(0, Math.Abs(y) - 1) * _binWidth[1], gz = Math.Max(0, Math.Abs(z) - 1) * _binWidth[2];
-                    if ((gx * gx) + (gy * gy) + (gz * gz) < rg2)
-                    {
-                        stencil.Add((x, y, z));
-                    }
-                }
-            }
-        }
-
-        double volume = 4.0 / 3.0 * Math.PI * rg2 * _rg;
+        double volume = 4.0 / 3.0 * Math.PI * _rg * _rg * _rg;
         int capacity = Math.Max(_capacity, (int)(2 * volume * _system.Atoms / Math.Pow(_grid.Box, 3)) + 16);
         while (true)
         {
@@ -552,7 +534,7 @@ internal sealed unsafe class Simulation
                 _neighborStart[i] = _neighborEnd[i] = i * capacity;
             }
 
-            if (FillLists(byId, stencil, capacity))
+            if (FillLists(byId, capacity))
             {
                 _capacity = capacity;
                 return;
@@ -562,7 +544,12 @@ internal sealed unsafe class Simulation
         }
     }
 
-    private bool FillLists(int[] byId, List<(int X, int Y, int Z)> stencil, int capacity)
+    /// <summary>
+    /// Appends each atom j (in id order) to the lists of the local atoms within cutoff + skin of it. Bins are at least
+    /// half that wide, so the candidates are within two bins in each direction; locals are sorted by bin with z fastest,
+    /// so each (x, y) column of up to five bins is one contiguous range of local atoms. Returns false if a list overflowed.
+    /// </summary>
+    private bool FillLists(int[] byId, int capacity)
     {
         double rg2 = _rg * _rg;
         int nb0 = _bins[0], nb1 = _bins[1], nb2 = _bins[2];
@@ -573,27 +560,26 @@ internal sealed unsafe class Simulation
             {
                 int b = BinOf(j);
                 int bx = b / (nb1 * nb2), by = b / nb2 % nb1, bz = b % nb2;
+                int z0 = Math.Max(0, bz - 2), z1 = Math.Min(nb2 - 1, bz + 2);
                 double xj = r[3 * j], yj = r[(3 * j) + 1], zj = r[(3 * j) + 2];
-                foreach (var (sx, sy, sz) in stencil)
+                for (int x = Math.Max(0, bx - 2); x <= Math.Min(nb0 - 1, bx + 2); x++)
                 {
-                    int x = bx + sx, y = by + sy, z = bz + sz;
-                    if ((uint)x >= (uint)nb0 || (uint)y >= (uint)nb1 || (uint)z >= (uint)nb2)
+                    for (int y = Math.Max(0, by - 2); y <= Math.Min(nb1 - 1, by + 2); y++)
                     {
-                        continue;
-                    }
-
-                    int nb = (((x * nb1) + y) * nb2) + z;
-                    for (int i = start[nb]; i < start[nb + 1]; i++)
-                    {
-                        double dx = r[3 * i] - xj, dy = r[(3 * i) + 1] - yj, dz = r[(3 * i) + 2] - zj;
-                        if ((dx * dx) + (dy * dy) + (dz * dz) < rg2 && i != j)
+                        int column = ((x * nb1) + y) * nb2;
+                        int last = start[column + z1 + 1];
+                        for (int i = start[column + z0]; i < last; i++)
                         {
-                            if (end[i] - (i * capacity) == capacity)
+                            double dx = r[3 * i] - xj, dy = r[(3 * i) + 1] - yj, dz = r[(3 * i) + 2] - zj;
+                            if ((dx * dx) + (dy * dy) + (dz * dz) < rg2 && i != j)
                             {
-                                return false;
-                            }
+                                if (end[i] - (i * capacity) == capacity)
+                                {
+                                    return false;
+                                }
 
-                            list[end[i]++] = j;
+                                list[end[i]++] = j;
+                            }
                         }
                     }
                 }
