@@ -524,9 +524,9 @@ internal sealed unsafe class Simulation
                 _neighborEnd = new int[_local + 1];
             }
 
-            if (_neighbors.Length < (long)capacity * _local)
+            if (_neighbors.Length < ((long)capacity * _local) + 1)
             {
-                _neighbors = new int[checked(capacity * _local)];
+                _neighbors = new int[checked((capacity * _local) + 1)]; // + 1: the branch-free fill stores one past a full list
             }
 
             for (int i = 0; i < _local; i++)
@@ -547,11 +547,12 @@ internal sealed unsafe class Simulation
     /// <summary>
     /// Appends each atom j (in id order) to the lists of the local atoms within cutoff + skin of it. Bins are at least
     /// half that wide, so the candidates are within two bins in each direction; locals are sorted by bin with z fastest,
-    /// so each (x, y) column of up to five bins is one contiguous range of local atoms. Returns false if a list overflowed.
+    /// so each (x, y) column of up to five bins is one contiguous range of local atoms. Returns false if a list filled up.
     /// </summary>
     private bool FillLists(int[] byId, int capacity)
     {
         double rg2 = _rg * _rg;
+        bool full = false; // some list reached its capacity: the build is redone with twice the capacity
         int nb0 = _bins[0], nb1 = _bins[1], nb2 = _bins[2];
         fixed (double* r = _ref)
         fixed (int* start = _localBinStart, end = _neighborEnd, list = _neighbors)
@@ -570,23 +571,20 @@ internal sealed unsafe class Simulation
                         int last = start[column + z1 + 1];
                         for (int i = start[column + z0]; i < last; i++)
                         {
+                            // Branch-free: always store, advance only for a neighbour (a branch here mispredicts often).
                             double dx = r[3 * i] - xj, dy = r[(3 * i) + 1] - yj, dz = r[(3 * i) + 2] - zj;
-                            if ((dx * dx) + (dy * dy) + (dz * dz) < rg2 && i != j)
-                            {
-                                if (end[i] - (i * capacity) == capacity)
-                                {
-                                    return false;
-                                }
-
-                                list[end[i]++] = j;
-                            }
+                            int e = end[i];
+                            list[e] = j;
+                            e += Unsafe.BitCast<bool, byte>(((dx * dx) + (dy * dy) + (dz * dz) < rg2) & (i != j));
+                            end[i] = e;
+                            full |= e - (i * capacity) == capacity;
                         }
                     }
                 }
             }
         }
 
-        return true;
+        return !full;
     }
 
     /// <summary>Refreshes every ghost's position from its owner's current position (the swaps of the last plan, in order).</summary>
