@@ -3,7 +3,7 @@
 # packages (Open MPI, parallel HDF5; gnuplot for the study) if they are missing. Run it on a login node (or any
 # machine with the .NET SDK) before submitting jobs, and again after every change or pull:
 #
-#   ./build.sh            every app and tool: counter, nbody (also kernel-bench), bench, study
+#   ./build.sh            every app and tool: counter, nbody (also kernel-bench), md, bench, study, inspect
 #   ./build.sh APP...     only these
 #
 # mpi-run.sh never builds or installs inside a Slurm job (SLURM_JOB_ID set): concurrent array tasks would race on
@@ -15,11 +15,12 @@
 # 69 missing dependency (the .NET SDK, Debian packages that cannot be installed here).
 
 # The apps: project, program (dll) and the Debian packages they need (scripts/ensure-deps.sh MODE).
-coordinated_apps=(counter nbody bench study inspect)
+coordinated_apps=(counter nbody md bench study inspect)
 coordinated_app() {
   case "$1" in
     counter) project="Apps/Counter/Counter.csproj"; dll="Apps/Counter/bin/Release/net10.0/Counter.dll"; deps=runtime ;;
     nbody|kernel-bench) project="Apps/NBody/NBody.csproj"; dll="Apps/NBody/bin/Release/net10.0/NBody.dll"; deps=runtime ;;
+    md)      project="Apps/MD/MD.csproj"; dll="Apps/MD/bin/Release/net10.0/MD.dll"; deps=runtime ;;
     bench)   project="bench/CheckpointBench/CheckpointBench.csproj"; dll="bench/CheckpointBench/bin/Release/net10.0/CheckpointBench.dll"; deps=runtime ;;
     study)   project="Tools/Study/Study.csproj"; dll="Tools/Study/bin/Release/net10.0/Study.dll"; deps=study ;;
     inspect) project="Tools/Inspect/Inspect.csproj"; dll="Tools/Inspect/bin/Release/net10.0/Inspect.dll"; deps=none ;;

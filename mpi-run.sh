@@ -3,7 +3,7 @@
 #
 #   ./mpi-run.sh [-n RANKS] APP [ARGS...]
 #
-# APP is counter, nbody, bench (the checkpoint benchmark), kernel-bench (NBody's force kernel vs C), study (the
+# APP is counter, nbody, md, bench (the checkpoint benchmark), kernel-bench (NBody's force kernel vs C), study (the
 # checkpoint-interval study, docs/STUDY.md: it launches NBody under mpirun itself; -n R becomes its --ranks R), inspect
 # (look into a checkpoint directory, docs/INSPECT.md; no MPI), or a path to an app's .dll. ARGS go to the app
 # (see `./mpi-run.sh APP --help`). Outside Slurm it starts RANKS processes with mpirun (default 4); inside a
@@ -66,7 +66,7 @@ if coordinated_app "$app"; then
 elif [[ "$app" == *.dll ]]; then
   project=""; dll="$app"; deps=runtime
 else
-  echo "error: unknown app '$app' (use counter, nbody, bench, kernel-bench, study, inspect, or a path to a .dll)" >&2; exit 64
+  echo "error: unknown app '$app' (use counter, nbody, md, bench, kernel-bench, study, inspect, or a path to a .dll)" >&2; exit 64
 fi
 
 in_job="${SLURM_JOB_ID:-}"

@@ -2,6 +2,7 @@
 # Installs the Debian packages a part of Coordinated needs, only if something is missing.
 #   scripts/ensure-deps.sh runtime   Open MPI + parallel HDF5 (to run the apps)
 #   scripts/ensure-deps.sh study     + gnuplot (the checkpoint-interval study draws its plot with it)
+#   scripts/ensure-deps.sh lammps    + LAMMPS (bench/md-vs-lammps.sh)
 #   scripts/ensure-deps.sh test      + h5py-mpi, hdf5-tools, Slurm + munge, gnuplot, meshio, iproute2 + util-linux (the
 #                                    namespace cluster of Tests/Cluster) (to run every test)
 #   scripts/ensure-deps.sh --check MODE   never install: exit 69 naming what is missing (mpi-run.sh in a Slurm job)
@@ -29,8 +30,9 @@ want=(openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools)
 case "$mode" in
   runtime) ;;
   study) want+=(gnuplot-nox) ;;
+  lammps) want+=(lammps python3-h5py-mpi bc) ;;
   test|all) want+=(python3-h5py-mpi python3-mpi4py slurmctld slurmd slurm-client munge gnuplot-nox gcc iproute2 util-linux python3-meshio) ;;
-  *) echo "usage: $0 runtime|study|test" >&2; exit 64 ;;
+  *) echo "usage: $0 runtime|study|lammps|test" >&2; exit 64 ;;
 esac
 
 # Node.js runs the independent Parquet readers in the tests; Debian's is fine when none is installed.

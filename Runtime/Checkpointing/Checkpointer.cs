@@ -154,13 +154,62 @@ public sealed class Checkpointer : IDisposable
     /// <paramref name="local"/> holds elements [globalOffset, globalOffset + local.Length / components), stored
     /// row-major. The slices of all ranks must tile the global array exactly. Collective.
     /// </summary>
-    /// <typeparam name="T">double, float, long, int or byte.</typeparam>
+    /// <typeparam name="T">double, float, long, ulong, int, uint, byte, bool, or an unmanaged struct whose fields (flattened) are all one of these, without padding (stored as that many components).</typeparam>
     public void Register<T>(string name, Memory<T> local, long globalOffset, long globalCount, int components = 1)
         where T : unmanaged => _state.AddArray(name, local, globalOffset, globalCount, components);
 
     /// <inheritdoc cref="Register{T}(string, Memory{T}, long, long, int)"/>
     public void Register<T>(string name, T[] local, long globalOffset, long globalCount, int components = 1) where T : unmanaged =>
         Register(name, local.AsMemory(), globalOffset, globalCount, components);
+
+    /// <summary>
+    /// Registers variable-size state: rows with global ids 0 .. <paramref name="globalRows"/> - 1, spread over the ranks
+    /// in any way that changes as the run goes (see <see cref="RowSet"/>). <paramref name="ids"/> is called at each
+    /// checkpoint and returns the ids of the rows this rank holds now; add the columns to the returned set. The ids
+    /// are saved as <c>/state/IDNAME</c>. Collective.
+    /// </summary>
+    public RowSet RegisterRows(string idName, long globalRows, Func<ReadOnlyMemory<long>> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        return _state.AddRows(idName, globalRows, ids);
+    }
+
+    /// <summary>
+    /// Registers this rank's block of a global N-d array (a stencil code's subdomain with its halo): the array has shape
+    /// <paramref name="globalShape"/>; this rank holds [start, start + count) in each dimension, stored row-major in
+    /// <paramref name="local"/> with <paramref name="halo"/> extra cells on every side (not saved, not restored). The
+    /// blocks of all ranks must tile the array. Saved as <c>/state/NAME</c>, flattened in row-major order, with the
+    /// parameter <c>NAME_shape</c>; <see cref="Restore"/> fills the interiors of whatever blocks the ranks of the
+    /// restarted run registered, on any rank count and decomposition. Collective.
+    /// </summary>
+    /// <typeparam name="T">As <see cref="Register{T}(string, Memory{T}, long, long, int)"/>.</typeparam>
+    public void RegisterBlock<T>(string name, Memory<T> local, long[] globalShape, long[] start, long[] count, int halo = 0) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(globalShape);
+        ArgumentNullException.ThrowIfNull(start);
+        ArgumentNullException.ThrowIfNull(count);
+        _ = new BlockArray<T>(_comm, _state, name, local, [.. globalShape], [.. start], [.. count], halo);
+    }
+
+    /// <summary>
+    /// Registers private state of this rank (an RNG stream, a counter) of the same length on every rank, saved as
+    /// <c>/state/NAME</c> with one row per rank. On restore <paramref name="restore"/> gets every saved rank's row and the
+    /// rank count that wrote them, and fills <paramref name="mine"/>: the app's policy for a changed rank count
+    /// (continue, re-seed, split or merge). Not called when nothing was restored. Collective.
+    /// </summary>
+    /// <typeparam name="T">As <see cref="Register{T}(string, Memory{T}, long, long, int)"/>.</typeparam>
+    public void RegisterRankState<T>(string name, T[] mine, RankStateRestorer<T> restore) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(mine);
+        ArgumentNullException.ThrowIfNull(restore);
+        ArgumentOutOfRangeException.ThrowIfLessThan(mine.Length, 1);
+        if (_comm.Allreduce(mine.Length, ReduceOp.Max) != mine.Length || _comm.Allreduce(mine.Length, ReduceOp.Min) != mine.Length)
+        {
+            throw new ArgumentException($"rank state '{name}': every rank must register the same length.");
+        }
+
+        _state.AddRankState(new RankStateArray<T>(name, mine, _comm.Rank, _comm.Size, restore));
+    }
 
     /// <summary>
     /// Loads the newest snapshot that verifies into the registered arrays and scalars and returns its step; returns 0
@@ -195,6 +244,7 @@ public sealed class Checkpointer : IDisposable
             _log.Info($"resumed from step {outcome.Step} (restart {RestartCount}) from {result.Name}, written by {outcome.WriterRanks} rank(s): " +
                 $"{RuntimeLog.FormatBytes(outcome.Bytes)} read and verified in {result.Seconds:F3} s");
             _reporter.Restarted(outcome, result, RestartCount, _comm.Size);
+            _state.RowsLoaded();
             _agreement.CheckpointTaken();
             return StartAt(outcome.Step);
         }
@@ -269,6 +319,7 @@ public sealed class Checkpointer : IDisposable
         if (_async is not null)
         {
             WaitForPending();
+            _state.GatherRows();
             _async.Start(_state, RestartCount, (io, content, staged) => _protocol.CommitSnapshot(io, content, step, checkpoint, agreeSeconds, staged));
             _agreement.CheckpointTaken();
         }
@@ -306,6 +357,7 @@ public sealed class Checkpointer : IDisposable
     public void WriteOutput(string path, long step)
     {
         WaitForPending(); // HDF5 is not thread-safe: no second writer while the I/O thread works
+        _state.GatherRows();
         if (CommitProtocol.WriteFile(_comm, _state.Capture(RestartCount), path, step) is string error)
         {
             throw new CoordinatedException($"writing output {Path.GetFullPath(path)} failed: {error}", ExitCodes.Failure, isCollective: true);
@@ -318,6 +370,7 @@ public sealed class Checkpointer : IDisposable
     private CheckpointReport? TryCheckpoint(long step, Trigger trigger, double agreeSeconds, out string? failure)
     {
         WaitForPending(); // an asynchronous write still in flight is committed first: snapshots commit in step order
+        _state.GatherRows();
         var outcome = _protocol.CommitSnapshot(_comm, _state.Capture(RestartCount), step, trigger, agreeSeconds, stageSeconds: null);
         _agreement.CheckpointTaken();
         return Report(outcome, out failure);

@@ -149,6 +149,11 @@ internal static class SnapshotReader
         foreach (StateArray array in owner.Arrays)
         {
             var (dims, typeClass, valueSize) = file.DescribeDataset("/state/" + array.Name);
+            if (array is RankStateArray rankState && dims.Length >= 1)
+            {
+                rankState.PrepareRead((long)dims[0]); // per-rank state: every rank reads all the writer ranks' rows
+            }
+
             bool shapeOk = array.Components == 1
                 ? dims.Length == 1 && dims[0] == (ulong)array.GlobalCount
                 : dims.Length == 2 && dims[0] == (ulong)array.GlobalCount && dims[1] == (ulong)array.Components;

@@ -25,6 +25,8 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
     private readonly List<StateArray> _arrays = [];
     private readonly SortedDictionary<string, object> _parameters = new(StringComparer.Ordinal);
     private readonly List<(string Name, Func<double> Get, Action<double> Set)> _scalars = [];
+    private readonly List<RowSet> _rowSets = [];
+    private readonly List<RankStateArray> _rankStates = [];
 
     internal string App => app;
 
@@ -48,7 +50,7 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
         ValidName(name);
         if (!StateArray<T>.IsSupported)
         {
-            throw new ArgumentException($"state '{name}': element type {typeof(T).Name} is not supported (use double, float, long, int or byte).");
+            throw new ArgumentException($"state '{name}': element type {typeof(T).Name} is not supported (use double, float, long, ulong, int, uint, byte, bool, or an unmanaged struct whose fields are all one of these).");
         }
 
         if (components < 1 || local.Length % components != 0)
@@ -61,12 +63,19 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
             throw new ArgumentException($"state '{name}': slice [{globalOffset}, {globalOffset + (local.Length / components)}) does not fit a global array of {globalCount} elements.");
         }
 
+        Add(new StateArray<T>(name, local, components, globalOffset, globalCount));
+    }
+
+    /// <summary>Adds an array after checking that all ranks' slices tile it. Collective.</summary>
+    internal void Add(StateArray array)
+    {
+        string name = array.Name;
+        long globalCount = array.GlobalCount;
         if (_arrays.Any(a => a.Name == name))
         {
             throw new ArgumentException($"state '{name}' is registered twice.");
         }
 
-        var array = new StateArray<T>(name, local, components, globalOffset, globalCount);
         var partition = comm.Allgather((array.GlobalOffset, array.LocalCount));
         long expected = 0;
         foreach (var (offset, count) in partition.OrderBy(p => p.Item1))
@@ -95,6 +104,51 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
 
         array.Partition = partition;
         _arrays.Add(array);
+    }
+
+    /// <summary>Adds a variable-size row set (its id and column arrays are registered by the set itself). Collective.</summary>
+    internal RowSet AddRows(string idName, long globalRows, Func<ReadOnlyMemory<long>> ids, bool storeIds = true)
+    {
+        ValidName(idName);
+        if (globalRows < 1)
+        {
+            throw new ArgumentException($"row set '{idName}': {globalRows} rows; at least 1 is needed.");
+        }
+
+        var rows = new RowSet(comm, this, idName, globalRows, ids, storeIds);
+        _rowSets.Add(rows);
+        return rows;
+    }
+
+    /// <summary>Per-rank private state (one row per writer rank). Collective.</summary>
+    internal void AddRankState(RankStateArray state)
+    {
+        ValidName(state.Name);
+        Add(state);
+        _rankStates.Add(state);
+    }
+
+    /// <summary>Moves every row set's rows into id order (what a snapshot writes). Collective: before each capture or stage.</summary>
+    internal void GatherRows()
+    {
+        foreach (var rows in _rowSets)
+        {
+            rows.Gather();
+        }
+    }
+
+    /// <summary>After a snapshot was loaded: the row sets take their restored rows. Collective.</summary>
+    internal void RowsLoaded()
+    {
+        foreach (var state in _rankStates)
+        {
+            state.Loaded();
+        }
+
+        foreach (var rows in _rowSets)
+        {
+            rows.Loaded();
+        }
     }
 
     /// <summary>Every rank's host name, comma-separated in rank order (the snapshot attribute <c>hosts</c>). Collective.</summary>

@@ -35,11 +35,15 @@ internal static partial class Interop
             internal static long NativeInt64 => Read("H5T_NATIVE_LLONG_g");
             internal static long NativeInt32 => Read("H5T_NATIVE_INT_g");
             internal static long NativeUInt8 => Read("H5T_NATIVE_UCHAR_g");
+            internal static long NativeUInt64 => Read("H5T_NATIVE_ULLONG_g");
+            internal static long NativeUInt32 => Read("H5T_NATIVE_UINT_g");
             internal static long IeeeF64LE => Read("H5T_IEEE_F64LE_g");
             internal static long IeeeF32LE => Read("H5T_IEEE_F32LE_g");
             internal static long StdI64LE => Read("H5T_STD_I64LE_g");
             internal static long StdI32LE => Read("H5T_STD_I32LE_g");
             internal static long StdU8LE => Read("H5T_STD_U8LE_g");
+            internal static long StdU64LE => Read("H5T_STD_U64LE_g");
+            internal static long StdU32LE => Read("H5T_STD_U32LE_g");
             internal static long CS1 => Read("H5T_C_S1_g");
 
             private static long Read(string symbol) => *(long*)Libraries.Export(Libraries.Hdf5Handle, symbol);

@@ -90,6 +90,16 @@ internal static partial class Interop
         internal static partial int MPI_Allgatherv(void* sendbuf, int sendcount, nint sendtype, void* recvbuf, int* recvcounts, int* displs, nint recvtype, nint comm);
 
         [LibraryImport(Libraries.Mpi)]
+        internal static partial int MPI_Alltoall(void* sendbuf, int sendcount, nint sendtype, void* recvbuf, int recvcount, nint recvtype, nint comm);
+
+        [LibraryImport(Libraries.Mpi)]
+        internal static partial int MPI_Alltoallv(void* sendbuf, int* sendcounts, int* sdispls, nint sendtype, void* recvbuf, int* recvcounts, int* rdispls, nint recvtype, nint comm);
+
+        /// <summary>MPI_Sendrecv; <paramref name="status"/> may be null (MPI_STATUS_IGNORE is a null pointer in Open MPI).</summary>
+        [LibraryImport(Libraries.Mpi)]
+        internal static partial int MPI_Sendrecv(void* sendbuf, int sendcount, nint sendtype, int dest, int sendtag, void* recvbuf, int recvcount, nint recvtype, int source, int recvtag, nint comm, void* status);
+
+        [LibraryImport(Libraries.Mpi)]
         internal static partial int MPI_Info_create(out nint info);
 
         [LibraryImport(Libraries.Mpi, StringMarshalling = StringMarshalling.Utf8)]

@@ -184,6 +184,71 @@ public sealed unsafe class Communicator
         }
     }
 
+    /// <summary>
+    /// MPI_Sendrecv: sends <paramref name="send"/> to <paramref name="destination"/> and receives exactly
+    /// <paramref name="receive"/>.Length elements from <paramref name="source"/> (exchange the counts first when they
+    /// vary). Point to point: the two partners must call it with matching sizes.
+    /// </summary>
+    public void SendReceive<T>(ReadOnlySpan<T> send, int destination, Span<T> receive, int source, int tag = 0)
+        where T : unmanaged
+    {
+        fixed (T* s = send)
+        fixed (T* r = receive)
+        {
+            MpiException.ThrowIfError(MPI_Sendrecv(
+                s, checked(send.Length * sizeof(T)), MPI_BYTE, destination, tag,
+                r, checked(receive.Length * sizeof(T)), MPI_BYTE, source, tag, Handle, null));
+        }
+    }
+
+    /// <summary>MPI_Alltoall of one value per destination rank: returns what each rank sent to this one. Collective.</summary>
+    public T[] Alltoall<T>(ReadOnlySpan<T> values) where T : unmanaged
+    {
+        if (values.Length != Size)
+        {
+            throw new ArgumentException($"Alltoall needs one value per rank ({Size}), got {values.Length}.");
+        }
+
+        var result = new T[Size];
+        fixed (T* s = values)
+        fixed (T* r = result)
+        {
+            MpiException.ThrowIfError(MPI_Alltoall(s, sizeof(T), MPI_BYTE, r, sizeof(T), MPI_BYTE, Handle));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// MPI_Alltoallv: block r of <paramref name="send"/> (element counts <paramref name="sendCounts"/>, displacements
+    /// <paramref name="sendDisplacements"/>) goes to rank r; block r of <paramref name="receive"/> comes from rank r.
+    /// Counted in bytes, so any unmanaged T works up to 2 GiB per rank pair. Collective.
+    /// </summary>
+    public void Alltoallv<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> sendCounts, ReadOnlySpan<int> sendDisplacements,
+        Span<T> receive, ReadOnlySpan<int> receiveCounts, ReadOnlySpan<int> receiveDisplacements) where T : unmanaged
+    {
+        if (sendCounts.Length != Size || sendDisplacements.Length != Size || receiveCounts.Length != Size || receiveDisplacements.Length != Size)
+        {
+            throw new ArgumentException($"counts and displacements need one entry per rank ({Size}).");
+        }
+
+        int[] bytes = new int[4 * Size];
+        for (int r = 0; r < Size; r++)
+        {
+            bytes[r] = checked(sendCounts[r] * sizeof(T));
+            bytes[Size + r] = checked(sendDisplacements[r] * sizeof(T));
+            bytes[(2 * Size) + r] = checked(receiveCounts[r] * sizeof(T));
+            bytes[(3 * Size) + r] = checked(receiveDisplacements[r] * sizeof(T));
+        }
+
+        fixed (T* s = send)
+        fixed (T* r = receive)
+        fixed (int* b = bytes)
+        {
+            MpiException.ThrowIfError(MPI_Alltoallv(s, b, b + Size, MPI_BYTE, r, b + (2 * Size), b + (3 * Size), MPI_BYTE, Handle));
+        }
+    }
+
     /// <summary>MPI_Abort: ends every rank of the job with <paramref name="errorCode"/>. Does not return.</summary>
     public void Abort(int errorCode) => MPI_Abort(Handle, errorCode);
 

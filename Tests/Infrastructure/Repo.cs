@@ -17,6 +17,8 @@ internal static class Repo
 
     internal static string NBodyDll => AppDll("NBody");
 
+    internal static string MDDll => AppDll("MD");
+
     /// <summary>The checkpoint-interval study (Tools/Study), built with the solution.</summary>
     internal static string StudyDll => BuiltDll(Path.Combine(Root, "Tools", "Study"), "Study");
 
