@@ -13,11 +13,11 @@ using Coordinated.Hosting;
 
 var cells = Int("--cells", "fcc unit cells per side: cells^3 x 4 atoms (20 gives 32,000 as in in.lj)", 20, allowZero: true);
 var steps = Int("--steps", "Run until this many steps are done", 100, allowZero: true);
-var dt = Real("--dt", "Time step (LJ units)", 0.005);
-var cutoff = Real("--cutoff", "Pair cutoff (sigma)", 2.5);
-var skin = Real("--skin", "Neighbour skin (sigma); lists and halos reach cutoff + skin", 0.3);
-var density = Real("--density", "Reduced density rho*", 0.8442);
-var temperature = Real("--temperature", "Initial temperature T*", 1.44);
+var dt = Real("--dt", "Time step (LJ units)", 0.005, allowZero: false);
+var cutoff = Real("--cutoff", "Pair cutoff (sigma)", 2.5, allowZero: false);
+var skin = Real("--skin", "Neighbour skin (sigma); lists and halos reach cutoff + skin", 0.3, allowZero: true);
+var density = Real("--density", "Reduced density rho*", 0.8442, allowZero: false);
+var temperature = Real("--temperature", "Initial temperature T*", 1.44, allowZero: true);
 var seed = Int("--seed", "Seed of the initial velocities (the same atoms on any rank count)", 87287, allowZero: true);
 var reportEvery = Int("--report-every", "Print temperature, energies and dE/E0 every N steps (0 = never)", 100, allowZero: true);
 var reportRanks = new Option<bool>("--report-ranks")
@@ -28,6 +28,7 @@ var output = new Option<string?>("--output")
 {
     Description = "Write the final state to this HDF5 file (/state/pos, /state/vel, /state/pos_ref, /state/id in global id order)",
     HelpName = "FILE",
+    CustomParser = OptionParsers.NonEmpty,
 };
 
 var root = new RootCommand(
@@ -197,18 +198,9 @@ static Option<long> Int(string name, string description, long value, bool allowZ
     CustomParser = r => OptionParsers.Count(r, min: allowZero ? 0 : 1),
 };
 
-static Option<double> Real(string name, string description, double value) => new(name)
+static Option<double> Real(string name, string description, double value, bool allowZero) => new(name)
 {
     Description = description,
     DefaultValueFactory = _ => value,
-    CustomParser = r =>
-    {
-        string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
-        {
-            r.AddError($"{name}: '{text}' is not a number");
-        }
-
-        return v;
-    },
+    CustomParser = r => OptionParsers.Real(r, allowZero),
 };

@@ -15,7 +15,7 @@ using Coordinated.Mpi;
 var size = new Option<long>("--size") { Description = "Grid cells per side (N^3 cells)", DefaultValueFactory = _ => 24, CustomParser = r => OptionParsers.Count(r, min: 1) };
 var steps = new Option<long>("--steps") { Description = "Run until this many steps are done", DefaultValueFactory = _ => 50, CustomParser = r => OptionParsers.Count(r, min: 0) };
 var grid = new Option<string?>("--grid") { Description = "Rank grid PxQxR (default: the most cubic split)" };
-var output = new Option<string?>("--output") { Description = "Write the final state to this HDF5 file", HelpName = "FILE" };
+var output = new Option<string?>("--output") { Description = "Write the final state to this HDF5 file", HelpName = "FILE", CustomParser = OptionParsers.NonEmpty };
 var root = new RootCommand("Stencil: 3-d diffusion on N-d blocks with halos, checkpointed and restored onto any decomposition.") { size, steps, grid, output };
 var runtime = RuntimeCommandLine.AddTo(root); // --checkpoint-dir, --checkpoint-every-steps, ... in this program's own parser
 root.SetAction(_ => 0);

@@ -4,7 +4,7 @@ using Coordinated.Tests.Infrastructure;
 namespace Coordinated.Tests.CommandLine;
 
 /// <summary>
-/// Every option of every app and tool (counter, nbody, bench, kernel-bench, study; the runtime flags with each app)
+/// Every option of every app and tool (counter, nbody, md, bench, kernel-bench, study; the runtime flags with each app)
 /// given every kind of bad value. Each must exit 64 with one line on stderr that names the flag, print nothing on
 /// stdout, and create nothing: it runs as <c>dotnet X.dll</c> (one process, no mpirun: the command line is checked
 /// before MPI_Init; the reported case also through mpi-run.sh on 2 ranks) in an empty scratch directory, with every path under it, and the directory must stay empty.
@@ -52,6 +52,7 @@ public sealed class BadOptionTests
 
     private static readonly Program s_counter = new("counter", () => ["dotnet", Repo.CounterDll], ["--to", "1", "--step-seconds", "0", "--counters", "2", "--report-every", "0", "--checkpoint-dir", "ckpt"]);
     private static readonly Program s_nbody = new("nbody", () => ["dotnet", Repo.NBodyDll], ["--particles", "8", "--steps", "1", "--report-every", "0", "--checkpoint-dir", "ckpt"]);
+    private static readonly Program s_md = new("md", () => ["dotnet", Repo.MDDll], ["--cells", "4", "--steps", "1", "--report-every", "0", "--checkpoint-dir", "ckpt"]);
     private static readonly Program s_bench = new("bench", () => ["dotnet", Repo.BenchDll], ["--particles", "8", "--repeat", "1", "--agreement-steps", "0", "--gap", "0", "--checkpoint-dir", "ckpt"]);
     private static readonly Program s_kernel = new("kernel-bench", () => ["dotnet", Repo.NBodyDll, "bench-kernel"], ["--sizes", "8", "--repeats", "1"]);
 
@@ -97,6 +98,19 @@ public sealed class BadOptionTests
             new("--seed", Kind.Count),
             new("--initial", Kind.Name),
             new("--report-every", Kind.Count),
+            new("--output", Kind.Text),
+            .. s_runtime]),
+        (s_md, [
+            new("--cells", Kind.Count, ZeroInvalid: true),
+            new("--steps", Kind.Count),
+            new("--dt", Kind.Real, ZeroInvalid: true),
+            new("--cutoff", Kind.Real, ZeroInvalid: true),
+            new("--skin", Kind.Real),
+            new("--density", Kind.Real, ZeroInvalid: true),
+            new("--temperature", Kind.Real),
+            new("--seed", Kind.Count),
+            new("--report-every", Kind.Count),
+            new("--report-ranks", Kind.Switch),
             new("--output", Kind.Text),
             .. s_runtime]),
         (s_bench, [

@@ -114,7 +114,7 @@ public sealed class InspectTests
         Assert.That(stdout, Does.Not.Contain("\u001b"), "redirected output has no escape sequences");
         string[] lines = stdout.Split('\n');
         Assert.That(lines[1], Does.Match(@"^step\s+created \(UTC\)\s+app\s+ranks\s+size\s+trigger\s+level\s+latest\s+verifies$"));
-        Assert.That(lines[2], Does.Match(@"^\s*30\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+nbody\s+2\s+[\d.]+ KiB\s+every-steps\s+global\s+latest\s+yes$"));
+        Assert.That(lines[2], Does.Match(@"^\s*30\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+nbody\s+2 on 1 host\s+[\d.]+ KiB\s+every-steps\s+global\s+latest\s+yes$"));
         Assert.That(lines[3], Does.Match(@"^\s*20\s.*\sglobal\s+yes$"));
         Assert.That(lines[4], Does.Match(@"^\s*10\s.*\sglobal\s+yes$"));
         Assert.That(stdout, Does.Contain($"would resume from {Name(30)}: the newest committed snapshot, and it verifies (step 30)"));
@@ -128,6 +128,7 @@ public sealed class InspectTests
         using var dir = new TempDir();
         string ckpt = CopyOf(Straight, dir);
         H5Py.Run(Path.Combine(ckpt, Name(30)), "with h5py.File(path, 'r+') as f:\n    f.attrs['hosts'] = 'node1,node2'\n");
+        H5Py.Run(Path.Combine(ckpt, Name(20)), "with h5py.File(path, 'r+') as f:\n    del f.attrs['hosts']\n"); // as written before hosts were recorded
 
         var (code, stdout, stderr) = Inspect(ckpt);
         Assert.That(code, Is.Zero, stderr);

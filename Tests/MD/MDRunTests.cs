@@ -175,7 +175,7 @@ public class MDRunTests
     }
 
     [TestCase(2, new[] { "--cells", "0" }, "--cells 0 gives a box of zero size", TestName = "Zero_box_exits_64")]
-    [TestCase(2, new[] { "--cutoff", "-1" }, "--cutoff -1 must be > 0", TestName = "Negative_cutoff_exits_64")]
+    [TestCase(2, new[] { "--cutoff", "-1" }, "--cutoff: -1 is not allowed (must be > 0)", TestName = "Negative_cutoff_exits_64")]
     [TestCase(2, new[] { "--cells", "1", "--cutoff", "0.5", "--skin", "0.1" }, "2 ranks is more ranks than cells (1^3 = 1)", TestName = "More_ranks_than_cells_exits_64")]
     [TestCase(3, new[] { "--cells", "4" }, "3 ranks cannot split a box", TestName = "Subdomains_thinner_than_the_halo_exit_64")]
     public void Bad_input_exits_64_with_a_message(int ranks, string[] args, string message)
