@@ -2,7 +2,7 @@
 # bench/compare.sh: our coordinated checkpoint vs an h5py-mpi writer vs dd, side by side, in one run.
 #
 #   bench/compare.sh [--ranks 1,2,4] [--particles 250000,2000000,8000000] [--rounds 2] [--repeat 6] [--warmup 3]
-#                    [--gap 0.5] [--dir DIR]
+#                    [--gap 0.5] [--keep 1] [--dir DIR]
 #
 # For every rank count and size it alternates, ROUNDS times: our benchmark (./mpi-run.sh bench: REPEAT
 # checkpoints through the runtime's commit protocol, checksums, fsync and rename), bench/h5py_writer.py (the
@@ -10,13 +10,15 @@
 # conv=fsync (REPEAT times). Each write is timed from the barrier before the file is created to the committed
 # rename (slowest rank); process start-up is not counted for anyone, and the first WARMUP writes of each run of
 # ours and of h5py are dropped (JIT, library set-up, and on a VM the first use of guest memory for the page cache:
-# a writer that keeps its previous file, as ours does with --keep 1, needs fresh pages for its first few files). Prints a table of medians and ratios, plus
+# every writer needs fresh pages for its first few files). Prints a table of medians and ratios, plus
 # our restart (read + verify) time, the per-step agreement cost and the signal-to-committed-snapshot latency.
-# Writes are GAP seconds apart in all three (the computation between checkpoints; superseded files are deleted in
-# the gap). DIR (default: a new directory under /tmp) must be on the file system you care about; it is removed afterwards.
+# Writes are GAP seconds apart in all three (the computation between checkpoints; superseded files are retired in
+# the gap). Ours and h5py keep the same number of files (--keep, default 1: the newest; on this VM the page-cache
+# footprint changes the timings, see FACTS). DIR (default: a new directory under /tmp) must be on the file system you
+# care about; it is removed afterwards.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ranks_list="1,2,4"; sizes="250000,2000000,8000000"; rounds=2; repeat=6; warmup=3; gap=0.5; dir=""
+ranks_list="1,2,4"; sizes="250000,2000000,8000000"; rounds=2; repeat=6; warmup=3; gap=0.5; keep=1; dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --ranks) ranks_list="$2"; shift 2 ;;
@@ -24,13 +26,14 @@ while [ $# -gt 0 ]; do
     --rounds) rounds="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
     --gap) gap="$2"; shift 2 ;;
+    --keep) keep="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown option '$1' (see --help)" >&2; exit 64 ;;
   esac
 done
-for v in $rounds $repeat ${ranks_list//,/ } ${sizes//,/ }; do
+for v in $rounds $repeat $keep ${ranks_list//,/ } ${sizes//,/ }; do
   [ "$warmup" -lt "$repeat" ] || { echo "error: --warmup must be less than --repeat" >&2; exit 64; }
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "error: '$v' is not a positive number" >&2; exit 64; }
 done
@@ -50,10 +53,10 @@ for r in ${ranks_list//,/ }; do
     for round in $(seq 1 "$rounds"); do
       echo "compare: ranks $r, $n particles ($mb MiB), round $round/$rounds" >&2
       rm -rf "$base/ours"; mkdir -p "$base/ours"
-      "$here/mpi-run.sh" -n "$r" bench --particles "$n" --repeat "$repeat" --checkpoint-dir "$base/ours" --keep 1 --gap "$gap" --json \
+      "$here/mpi-run.sh" -n "$r" bench --particles "$n" --repeat "$repeat" --checkpoint-dir "$base/ours" --keep "$keep" --gap "$gap" --json \
         | grep '^{' | sed "s/^{/{\"writer\":\"ours\",/" >> "$results"
       rm -rf "$base/h5py"; mkdir -p "$base/h5py"
-      mpirun --quiet -n "$r" --oversubscribe --bind-to none /usr/bin/python3 "$here/bench/h5py_writer.py" "$n" "$repeat" "$base/h5py" "$gap" \
+      mpirun --quiet -n "$r" --oversubscribe --bind-to none /usr/bin/python3 "$here/bench/h5py_writer.py" "$n" "$repeat" "$base/h5py" "$gap" "$keep" \
         | grep '^{' >> "$results"
       rm -rf "$base/dd"; mkdir -p "$base/dd"
       for k in $(seq 1 "$repeat"); do

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """The h5py-mpi peer of our checkpoint: the same pos+vel arrays ([N,3] float64 each, same values as
 bench/CheckpointBench), written collectively with the mpio driver to a temporary name, then fsync and rename,
-K times, GAP seconds apart (the computation between checkpoints; the previous file is deleted at
-the start of the gap, untimed, as our runtime deletes it in the background). Prints one line of JSON with the per-write seconds (slowest rank, from the barrier before create
-to the rename). Usage: mpirun -n R python3 bench/h5py_writer.py N K DIR [GAP]"""
+K times, GAP seconds apart (the computation between checkpoints). It keeps the newest KEEP files, like our
+runtime's --keep: after each committed write the file KEEP writes older is deleted at the start of the gap,
+untimed, as our runtime retires it in the background (same retention, so both writers hold as many files in the
+page cache; on this VM that matters, see FACTS). Prints one line of JSON with the per-write seconds (slowest
+rank, from the barrier before create to the rename).
+Usage: mpirun -n R python3 bench/h5py_writer.py N K DIR [GAP] [KEEP]"""
 import json, os, sys, time
 
 import h5py
@@ -13,6 +16,7 @@ from mpi4py import MPI
 comm = MPI.COMM_WORLD
 n, repeat, directory = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 gap = float(sys.argv[4]) if len(sys.argv) > 4 else 0.5
+keep = int(sys.argv[5]) if len(sys.argv) > 5 else 1
 rank, size = comm.Get_rank(), comm.Get_size()
 first = rank * (n // size) + min(rank, n % size)
 count = n // size + (1 if rank < n % size else 0)
@@ -44,7 +48,7 @@ for k in range(repeat):
     comm.Barrier()
     elapsed = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     times.append(elapsed)
-    if rank == 0:
-        os.remove(final)  # untimed, like our runtime's background cleanup
+    if rank == 0 and k >= keep:
+        os.remove(os.path.join(directory, f"h5py-{k - keep:03d}.h5"))  # untimed, like our runtime's background retention
 if rank == 0:
     print(json.dumps({"writer": "h5py", "particles": n, "ranks": size, "seconds": times}))

@@ -12,20 +12,25 @@ internal sealed record CommitOutcome(
 /// The one commit protocol, used by periodic checkpoints, stops, asynchronous checkpoints (on the I/O thread) and
 /// <c>--output</c>. A file counts only when every step succeeded on every rank:
 /// <list type="number">
-/// <item>rank 0 prepares: waits for the previous retention, removes a stale temporary, checks the free space;</item>
-/// <item>every rank writes its part of the temporary file, closes it and fsyncs it (<see cref="SnapshotWriter"/>);</item>
+/// <item>rank 0 prepares: waits for the previous commit's background work, removes a stale temporary, takes the
+///   recycled superseded snapshot if it has this content's layout (renamed to the temporary name), checks the free space;</item>
+/// <item>every rank writes its part of the temporary file (a new file, or the recycled one overwritten in place),
+///   closes it and flushes it (<see cref="SnapshotWriter"/>);</item>
 /// <item>the ranks agree that all of that succeeded;</item>
 /// <item>the commit point, rank 0: rename the temporary to its final name, fsync the directory;</item>
-/// <item>for a checkpoint: replace <c>latest</c> the same way (temporary, fsync, rename, directory fsync), then
-///   retention, which never runs before the new snapshot is durable;</item>
+/// <item>for a checkpoint, on a background thread (<see cref="CheckpointDirectory.ApplyRetention"/>): the advisory
+///   <c>latest</c>, then retention, which never runs before the new snapshot is durable;</item>
 /// <item>rank 0 broadcasts the result. On any failure the temporary (and a renamed file whose rename did not become
-///   durable) is deleted and the previous snapshot is untouched.</item>
+///   durable) is deleted and the previous snapshot is untouched. A failed rewrite of a recycled file is retried once
+///   as a new file.</item>
 /// </list>
 /// Touches nothing but files (no state of the run), so the I/O thread can run it. Collective over the communicator given.
 /// </summary>
 internal sealed class CommitProtocol(CheckpointDirectory? directory, string directoryPath, int keep, bool xdmf = false)
 {
     private readonly HashSet<string> _replaceOnFirstCommit = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _layouts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _newFileLength = new(StringComparer.Ordinal);
 
     /// <summary>--fresh: snapshots that the first new commit removes (rank 0; others ignore it). Local.</summary>
     internal void ReplaceOnFirstCommit(IEnumerable<string> names) => _replaceOnFirstCommit.UnionWith(names);
@@ -35,17 +40,31 @@ internal sealed class CommitProtocol(CheckpointDirectory? directory, string dire
     {
         var total = Stopwatch.StartNew();
         List<string> removed = [];
+        string name = CheckpointDirectory.CommittedName(step);
+        string layout = SnapshotWriter.Layout(content);
         string? failure = Publish(
             comm, content, step, Triggers.Name(trigger),
             Path.Combine(directoryPath, CheckpointDirectory.TemporaryName(step)),
-            Path.Combine(directoryPath, CheckpointDirectory.CommittedName(step)),
+            Path.Combine(directoryPath, name),
             checkSpace: true,
+            recycle: temporary => _newFileLength.TryGetValue(layout, out long length)
+                ? directory!.TakeRecycled(layout, temporary, length + Math.Max(256 << 10, content.Bytes / 64))
+                : 0,
             afterRename: () =>
             {
-                ReplaceFile(directoryPath, CheckpointDirectory.LatestTemporaryName, CheckpointDirectory.LatestName, CheckpointDirectory.CommittedName(step) + "\n", step);
-                FaultInjection.At("latest-written", 0, step);
-                removed = directory!.ApplyRetention(step, keep, _replaceOnFirstCommit);
+                _layouts[name] = layout;
+                if (!_newFileLength.ContainsKey(layout))
+                {
+                    _newFileLength[layout] = new FileInfo(Path.Combine(directoryPath, name)).Length; // the first file of a layout is always new
+                }
+
+                removed = directory!.ApplyRetention(step, keep, _replaceOnFirstCommit, _layouts.GetValueOrDefault);
                 _replaceOnFirstCommit.Clear();
+                foreach (string gone in removed)
+                {
+                    _layouts.Remove(gone);
+                }
+
                 if (xdmf) XdmfSidecar.AfterCommit(directoryPath, step, content.Arrays, removed);
             },
             out var timings, out double commitSeconds);
@@ -61,22 +80,24 @@ internal sealed class CommitProtocol(CheckpointDirectory? directory, string dire
     {
         string full = Path.GetFullPath(path);
         string temporary = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".partial");
-        return Publish(comm, content, step, "output", temporary, full, checkSpace: false, afterRename: null, out _, out _);
+        return Publish(comm, content, step, "output", temporary, full, checkSpace: false, recycle: null, afterRename: null, out _, out _);
     }
 
     private static string? Publish(
         Communicator comm, SnapshotContent content, long step, string trigger, string temporary, string final, bool checkSpace,
-        Action? afterRename, out SnapshotWriter.WriteTimings timings, out double commitSeconds)
+        Func<string, long>? recycle, Action? afterRename, out SnapshotWriter.WriteTimings timings, out double commitSeconds)
     {
         string directory = Path.GetDirectoryName(final)!;
         string? failure = null;
+        long recycled = 0;
         if (comm.IsRoot)
         {
             try
             {
                 Directory.CreateDirectory(directory);
                 File.Delete(temporary); // an exclusive create then cannot meet a planted file
-                failure = checkSpace ? CheckSpace(directory, content.Bytes, 2 * content.Arrays.Count) : null;
+                recycled = recycle?.Invoke(temporary) ?? 0; // a rename over the temporary name: nothing planted is followed
+                failure = checkSpace ? CheckSpace(directory, content.Bytes - recycled, 2 * content.Arrays.Count) : null;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -84,9 +105,30 @@ internal sealed class CommitProtocol(CheckpointDirectory? directory, string dire
             }
         }
 
-        failure = comm.Broadcast(failure, 0);
+        // One broadcast: 0 = write a new file, 1 = rewrite the recycled one, -1 = failed (the reason follows).
+        int plan = failure is not null ? -1 : recycled > 0 ? 1 : 0;
+        comm.Broadcast(new Span<int>(ref plan), 0);
+        failure = plan < 0 ? comm.Broadcast(failure, 0) : null;
         timings = default;
-        failure ??= SnapshotWriter.Write(comm, temporary, content, step, trigger, out timings);
+        if (plan == 1)
+        {
+            failure = SnapshotWriter.Write(comm, temporary, content, step, trigger, out timings, rewrite: true);
+            if (failure is not null)
+            {
+                if (comm.IsRoot)
+                {
+                    Console.Error.WriteLine($"[coordinated] note: rewriting a recycled snapshot file failed ({failure}); writing a new file instead");
+                    TryDelete(temporary);
+                }
+
+                plan = 0;
+            }
+        }
+
+        if (plan == 0)
+        {
+            failure = SnapshotWriter.Write(comm, temporary, content, step, trigger, out timings);
+        }
 
         var commit = Stopwatch.StartNew();
         if (failure is null && comm.IsRoot)
@@ -118,21 +160,6 @@ internal sealed class CommitProtocol(CheckpointDirectory? directory, string dire
 
         commitSeconds = commit.Elapsed.TotalSeconds;
         return comm.Broadcast(failure, 0);
-    }
-
-    /// <summary>Atomically and durably replaces a small file: temporary, fsync, rename, directory fsync. Rank 0.</summary>
-    private static void ReplaceFile(string directory, string temporaryName, string name, string text, long step)
-    {
-        string temporary = Path.Combine(directory, temporaryName);
-        File.Delete(temporary);
-        using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(System.Text.Encoding.UTF8.GetBytes(text));
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, Path.Combine(directory, name), overwrite: true);
-        DurableFiles.FlushDirectory(directory, step);
     }
 
     private static void TryDelete(string path)

@@ -41,6 +41,13 @@ internal static class Recovery
         {
             var stopwatch = Stopwatch.StartNew();
             var outcome = SnapshotReader.TryRead(comm, Path.Combine(directoryPath, name), state);
+            if (outcome.Error is null && CheckpointDirectory.StepOf(name) is long named && named != outcome.Step)
+            {
+                // Only a file renamed by something else could hold another step (a recycled file is renamed
+                // durably out of the committed names before a byte of it is overwritten): never trust it.
+                outcome = outcome with { Error = $"its 'step' attribute says {outcome.Step}, its name says {named}" };
+            }
+
             if (outcome.Error is null)
             {
                 return new Result(name, outcome, stopwatch.Elapsed.TotalSeconds, skipped);

@@ -8,13 +8,34 @@ namespace Coordinated.Checkpointing;
 /// <summary>Groups and attributes (the snapshot's metadata). Collective like the rest of <see cref="SnapshotFile"/>.</summary>
 internal sealed unsafe partial class SnapshotFile
 {
-    internal void CreateGroup(string path) => Hdf5Exception.Check(H5Gclose(Hdf5Exception.Check(H5Gcreate2(_file, path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT))));
+    /// <summary>Creates a group (in a file opened for rewrite it must already exist).</summary>
+    internal void CreateGroup(string path)
+    {
+        if (_rewrite)
+        {
+            Hdf5Exception.Check(H5Oclose(Hdf5Exception.Check(H5Oopen(_file, path, H5P_DEFAULT))));
+            return;
+        }
 
+        Hdf5Exception.Check(H5Gclose(Hdf5Exception.Check(H5Gcreate2(_file, path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT))));
+    }
+
+    /// <summary>Writes an attribute (in a file opened for rewrite, the old value is deleted first).</summary>
     internal void WriteAttribute(string objectPath, string name, object value)
     {
         long obj = OpenObject(objectPath);
         try
         {
+            if (_rewrite && Hdf5Exception.Check(H5Aexists(obj, name)) > 0)
+            {
+                if (value is string text && ReadAttribute(objectPath, name) is string old && old == text)
+                {
+                    return; // unchanged (app, hosts, ...): rewriting a string would only add to the file's global heap
+                }
+
+                Hdf5Exception.Check(H5Adelete(obj, name));
+            }
+
             switch (value)
             {
                 case string s:

@@ -18,13 +18,15 @@ internal sealed unsafe partial class SnapshotFile : IDisposable
 
     private readonly Communicator _comm;
     private readonly IoTuning _tuning;
+    private readonly bool _rewrite;
     private long _file;
 
-    private SnapshotFile(Communicator comm, long file, IoTuning tuning)
+    private SnapshotFile(Communicator comm, long file, IoTuning tuning, bool rewrite = false)
     {
         _comm = comm;
         _file = file;
         _tuning = tuning;
+        _rewrite = rewrite;
     }
 
     /// <summary>Creates <paramref name="path"/>, failing if it exists (O_EXCL: a planted symlink is never followed).</summary>
@@ -35,6 +37,26 @@ internal sealed unsafe partial class SnapshotFile : IDisposable
         try
         {
             return new SnapshotFile(comm, Hdf5Exception.Check(H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl)), tuning);
+        }
+        finally
+        {
+            H5Pclose(fapl);
+        }
+    }
+
+    /// <summary>
+    /// Opens a superseded snapshot of the same layout for writing in place (<see cref="CommitProtocol"/>'s recycling):
+    /// every group already exists, every dataset is opened instead of created and must have the shape and type of
+    /// the array written into it, and every attribute is replaced. Overwriting blocks that the file system has
+    /// already allocated costs less than allocating new ones (docs/BENCHMARKS.md).
+    /// </summary>
+    internal static SnapshotFile OpenForRewrite(Communicator comm, string path, IoTuning tuning)
+    {
+        H5Library.EnsureInitialized();
+        long fapl = CreateFileAccess(comm, tuning);
+        try
+        {
+            return new SnapshotFile(comm, Hdf5Exception.Check(H5Fopen(path, H5F_ACC_RDWR, fapl)), tuning, rewrite: true);
         }
         finally
         {
@@ -120,10 +142,18 @@ internal sealed unsafe partial class SnapshotFile : IDisposable
         long dcpl = -1, dataset = -1;
         try
         {
-            dcpl = Hdf5Exception.Check(H5Pcreate(Ids.DatasetCreate));
-            Hdf5Exception.Check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
-            Hdf5Exception.Check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
-            dataset = Hdf5Exception.Check(H5Dcreate2(_file, "/state/" + array.Name, array.FileType, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+            if (_rewrite)
+            {
+                dataset = OpenToRewrite("/state/" + array.Name, array.FileType, dims);
+            }
+            else
+            {
+                dcpl = Hdf5Exception.Check(H5Pcreate(Ids.DatasetCreate));
+                Hdf5Exception.Check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
+                Hdf5Exception.Check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
+                dataset = Hdf5Exception.Check(H5Dcreate2(_file, "/state/" + array.Name, array.FileType, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+            }
+
             TransferRows(dataset, space, array.MemoryType, dims, array.GlobalOffset, array.LocalCount, bytes, write: true, collective: _tuning.CollectiveData);
             ulong address = H5Dget_offset(dataset);
             return address == ulong.MaxValue ? -1 : (long)address + (array.GlobalOffset * array.ElementBytes);
@@ -152,7 +182,9 @@ internal sealed unsafe partial class SnapshotFile : IDisposable
         long dataset = -1;
         try
         {
-            dataset = Hdf5Exception.Check(H5Dcreate2(_file, "/checksums/" + name, Ids.StdI64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+            dataset = _rewrite
+                ? OpenToRewrite("/checksums/" + name, Ids.StdI64LE, dims)
+                : Hdf5Exception.Check(H5Dcreate2(_file, "/checksums/" + name, Ids.StdI64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
             TransferRows(dataset, space, Ids.NativeInt64, dims, firstRow, rows.Length / 3, MemoryMarshal.AsBytes(rows.AsSpan()), write: true, collective: true);
         }
         finally
@@ -163,6 +195,47 @@ internal sealed unsafe partial class SnapshotFile : IDisposable
             }
 
             H5Sclose(space);
+        }
+    }
+
+    /// <summary>Opens an existing dataset to overwrite it; it must have exactly <paramref name="dims"/> and <paramref name="fileType"/>.</summary>
+    private long OpenToRewrite(string path, long fileType, ulong[] dims)
+    {
+        long dataset = Hdf5Exception.Check(H5Dopen2(_file, path, H5P_DEFAULT));
+        long space = -1, type = -1;
+        try
+        {
+            space = Hdf5Exception.Check(H5Dget_space(dataset));
+            var existing = new ulong[Hdf5Exception.Check(H5Sget_simple_extent_ndims(space))];
+            fixed (ulong* d = existing)
+            {
+                Hdf5Exception.Check(H5Sget_simple_extent_dims(space, d, null));
+            }
+
+            type = Hdf5Exception.Check(H5Dget_type(dataset));
+            if (!existing.AsSpan().SequenceEqual(dims) || Hdf5Exception.Check(H5Tequal(type, fileType)) <= 0)
+            {
+                throw new InvalidOperationException($"{path} in the recycled file has another shape or type than the array to write");
+            }
+
+            return dataset;
+        }
+        catch
+        {
+            H5Dclose(dataset);
+            throw;
+        }
+        finally
+        {
+            if (type >= 0)
+            {
+                H5Tclose(type);
+            }
+
+            if (space >= 0)
+            {
+                H5Sclose(space);
+            }
         }
     }
 

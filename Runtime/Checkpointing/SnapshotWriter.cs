@@ -22,17 +22,21 @@ internal static class SnapshotWriter
         internal double FlushSeconds;
     }
 
-    /// <summary>Writes and flushes a complete snapshot at <paramref name="path"/>. Returns null or what went wrong. Collective.</summary>
-    internal static string? Write(Communicator comm, string path, SnapshotContent owner, long step, string trigger, out WriteTimings timings)
+    /// <summary>
+    /// Writes and flushes a complete snapshot at <paramref name="path"/>: a new file, or with <paramref name="rewrite"/>
+    /// an existing snapshot file of the same layout overwritten in place (every dataset, checksum and attribute).
+    /// Returns null or what went wrong. Collective.
+    /// </summary>
+    internal static string? Write(Communicator comm, string path, SnapshotContent owner, long step, string trigger, out WriteTimings timings, bool rewrite = false)
     {
         timings = default;
         timings.Bytes = owner.Arrays.Sum(a => a.GlobalCount * a.ElementBytes);
         IoTuning tuning = IoTuning.Default;
         var write = Stopwatch.StartNew();
         SnapshotFile? file = null;
-        string? error = Phases.Agree(comm, "creating the file", Phases.Run(() =>
+        string? error = Phases.Agree(comm, rewrite ? "opening the recycled file" : "creating the file", Phases.Run(() =>
         {
-            file = SnapshotFile.Create(comm, path, tuning);
+            file = rewrite ? SnapshotFile.OpenForRewrite(comm, path, tuning) : SnapshotFile.Create(comm, path, tuning);
             FaultInjection.At("created", comm.Rank, step);
         }));
         if (error is not null)
@@ -62,31 +66,28 @@ internal static class SnapshotWriter
                     ?? Phases.Agree(comm, $"writing /checksums/{array.Name}", Phases.Run(() => file!.WriteChecksums(array.Name, rows, firstRow, totalRows)));
             }
 
-            error ??= Phases.Agree(comm, "writing /state", Phases.Run(() => FaultInjection.At("state-written", comm.Rank, step)));
             if (error is not null)
             {
                 return error; // the finally block closes the file
             }
 
+            // Close and flush are one phase with one agreement: neither the flush nor the fault points take part in
+            // a collective call, so a rank whose close failed can skip its flush without leaving anyone waiting.
             var closing = file;
             file = null;
-            error = Phases.Agree(comm, "closing the file", Phases.Run(() =>
+            var flush = new Stopwatch();
+            double writeSeconds = 0;
+            error = Phases.Agree(comm, "closing and flushing the file (fdatasync)", Phases.Run(() =>
             {
+                FaultInjection.At("state-written", comm.Rank, step);
                 closing!.Dispose();
                 FaultInjection.At("closed", comm.Rank, step);
-            }));
-            timings.WriteSeconds = write.Elapsed.TotalSeconds;
-            if (error is not null)
-            {
-                return error;
-            }
-
-            var flush = Stopwatch.StartNew();
-            error = Phases.Agree(comm, "flushing to stable storage (fsync)", Phases.Run(() =>
-            {
-                DurableFiles.FlushFile(path);
+                writeSeconds = write.Elapsed.TotalSeconds;
+                flush.Start();
+                DurableFiles.FlushFileData(path);
                 FaultInjection.At("flushed", comm.Rank, step);
             }));
+            timings.WriteSeconds = writeSeconds > 0 ? writeSeconds : write.Elapsed.TotalSeconds;
             timings.FlushSeconds = flush.Elapsed.TotalSeconds;
             return error;
         }
@@ -138,6 +139,21 @@ internal static class SnapshotWriter
         {
             file.WriteAttribute("/scalars", name, value);
         }
+    }
+
+    /// <summary>
+    /// What must be equal for a file to be rewritten in place with <paramref name="content"/>: every dataset's name,
+    /// element type and shape, the checksum rows, and the attribute names. Local (the same on every rank).
+    /// </summary>
+    internal static string Layout(SnapshotContent content) => string.Join(';',
+        content.Arrays.Select(a => $"{a.Name}:{a.TypeName}/{a.TypeClass}/{a.ValueSize}x{a.Components}:{a.GlobalCount}:{ChecksumRowCount(a)}")
+            .Concat(content.Parameters.Select(p => "p:" + p.Key))
+            .Concat(content.Scalars.Select(s => "s:" + s.Name)));
+
+    private static long ChecksumRowCount(StateArray array)
+    {
+        long blockElements = Math.Max(1, SnapshotFile.ChecksumBlockBytes / array.ElementBytes);
+        return array.Partition.Sum(p => (p.Count + blockElements - 1) / blockElements);
     }
 
     /// <summary>This rank's checksum rows (offset, count, crc32c) over its slice, in blocks of at most 4 MiB.</summary>

@@ -10,6 +10,7 @@ internal static partial class Interop
         internal const long H5P_DEFAULT = 0;
         internal const long H5E_DEFAULT = 0;
         internal const uint H5F_ACC_RDONLY = 0x0000;
+        internal const uint H5F_ACC_RDWR = 0x0001;
         internal const uint H5F_ACC_EXCL = 0x0004;
         internal const int H5S_SELECT_SET = 0;
         internal const int H5FD_MPIO_INDEPENDENT = 0;
@@ -120,6 +121,7 @@ internal static partial class Interop
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Tset_cset(long type, int cset);
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Tget_class(long type);
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Tis_variable_str(long type);
+        [LibraryImport(Libraries.Hdf5)] internal static partial int H5Tequal(long type1, long type2);
 
         [LibraryImport(Libraries.Hdf5, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial long H5Acreate2(long loc, string name, long type, long space, long acpl, long aapl);
@@ -127,6 +129,8 @@ internal static partial class Interop
         internal static partial long H5Aopen(long obj, string name, long aapl);
         [LibraryImport(Libraries.Hdf5, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int H5Aexists(long obj, string name);
+        [LibraryImport(Libraries.Hdf5, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int H5Adelete(long obj, string name);
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Aclose(long attr);
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Awrite(long attr, long memType, void* buf);
         [LibraryImport(Libraries.Hdf5)] internal static partial int H5Aread(long attr, long memType, void* buf);

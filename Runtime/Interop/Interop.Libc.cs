@@ -16,6 +16,9 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, EntryPoint = "fsync", SetLastError = true)]
         internal static partial int fsync(int fd);
 
+        [LibraryImport(Libraries.Libc, EntryPoint = "fdatasync", SetLastError = true)]
+        internal static partial int fdatasync(int fd);
+
         internal const uint SYNC_FILE_RANGE_WRITE = 2;
 
         [LibraryImport(Libraries.Libc, EntryPoint = "sync_file_range", SetLastError = true)]

@@ -15,6 +15,7 @@ public class IoTuningTests
             Assert.That(tuning.StartWriteback, Is.True);
             Assert.That(tuning.ChecksumStreams, Is.EqualTo(3));
             Assert.That(tuning.DeferDeletion, Is.True);
+            Assert.That(tuning.Recycle, Is.True);
             Assert.That(tuning.AlignmentBytes, Is.EqualTo(1 << 20));
         });
     }
@@ -22,10 +23,10 @@ public class IoTuningTests
     [Test]
     public void Each_setting_switches_one_choice_back()
     {
-        var tuning = IoTuning.Parse(" collective, no-writeback,crc-streams=1 ,sync-delete,align=0");
+        var tuning = IoTuning.Parse(" collective, no-writeback,crc-streams=1 ,sync-delete,no-recycle,align=0");
         Assert.That(tuning, Is.EqualTo(new IoTuning
         {
-            CollectiveData = true, StartWriteback = false, ChecksumStreams = 1, DeferDeletion = false, AlignmentBytes = 0,
+            CollectiveData = true, StartWriteback = false, ChecksumStreams = 1, DeferDeletion = false, Recycle = false, AlignmentBytes = 0,
         }));
     }
 
@@ -72,7 +73,7 @@ public class IoTuningEquivalenceTests
             tuned.ExpectExit(0);
         }
 
-        var baseline = new Dictionary<string, string> { ["COORDINATED_IO"] = "collective,no-writeback,crc-streams=1,sync-delete,align=0" };
+        var baseline = new Dictionary<string, string> { ["COORDINATED_IO"] = "collective,no-writeback,crc-streams=1,sync-delete,no-recycle,align=0" };
         using (var plain = Job.Mpi(3, Repo.CounterDll, Args(dir, "plain"), baseline))
         {
             plain.ExpectExit(0);

@@ -163,7 +163,7 @@ internal static class Commands
             }
             else if (!json)
             {
-                output.Line($"{Path.GetFileName(file)}: deleted while inspect read the directory (retention of a running run); skipped");
+                output.Line($"{Path.GetFileName(file)}: deleted or recycled while inspect read the directory (retention of a running run); skipped");
             }
         }
 

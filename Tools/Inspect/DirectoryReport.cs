@@ -76,7 +76,7 @@ internal sealed partial record DirectoryReport
     [JsonPropertyName("metrics_lines")]
     public int MetricsLines { get; init; }
 
-    [GeneratedRegex(@"^\.ckpt-(\d{9,})\.h5\.partial$|^\.latest\.tmp$|^ckpt-\d{9,}\.xdmf\.tmp$")]
+    [GeneratedRegex(@"^\.ckpt-(\d{9,})\.h5\.partial$|^\.latest\.tmp$|^ckpt-\d{9,}\.xdmf\.tmp$|^\.ckpt-recycle\.h5$")]
     private static partial Regex LeftoverPattern();
 
     /// <summary>Scans <paramref name="directory"/>: reads and verifies every committed snapshot.</summary>
@@ -104,9 +104,12 @@ internal sealed partial record DirectoryReport
             else if (LeftoverPattern().IsMatch(info.Name))
             {
                 // A live run's temporary file may be renamed or removed under us: report it as it was listed.
+                bool recycled = info.Name == ".ckpt-recycle.h5"; // a superseded snapshot the next checkpoint overwrites
                 leftovers.Add(inUseBy is null
-                    ? $"{info.Name} ({info.LastWriteTimeUtc:yyyy-MM-dd HH:mm:ss}Z): left by a run killed while writing; the next start removes it"
-                    : $"{info.Name}: being written by the run that holds the directory");
+                    ? $"{info.Name} ({info.LastWriteTimeUtc:yyyy-MM-dd HH:mm:ss}Z): left by a run killed {(recycled ? "between checkpoints" : "while writing")}; the next start removes it"
+                    : recycled
+                        ? $"{info.Name}: a superseded snapshot that the next checkpoint of the run holding the directory rewrites"
+                        : $"{info.Name}: being written by the run that holds the directory");
             }
         }
 
@@ -134,6 +137,11 @@ internal sealed partial record DirectoryReport
             {
                 using var snapshot = Snapshot.Open(path);
                 var problems = Verifier.Verify(snapshot);
+                if (problems.Count > 0 && Verifier.RecycledWhileRead(path))
+                {
+                    throw new SnapshotException($"{path} was deleted or recycled while inspect read it (a running run's retention)") { Vanished = true };
+                }
+
                 row = new SnapshotRow
                 {
                     File = name,
@@ -159,9 +167,9 @@ internal sealed partial record DirectoryReport
                     scalars = snapshot.Scalars;
                 }
             }
-            catch (SnapshotException e) when (e.Vanished)
+            catch (SnapshotException e) when (e.Vanished || Verifier.RecycledWhileRead(path))
             {
-                ignored.Add($"{name}: deleted while inspect read the directory (retention of a running run)");
+                ignored.Add($"{name}: deleted or recycled while inspect read the directory (retention of a running run)");
                 continue;
             }
             catch (SnapshotException e)

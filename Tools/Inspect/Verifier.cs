@@ -37,9 +37,10 @@ internal static partial class Verifier
         try
         {
             using var snapshot = Snapshot.Open(path);
-            return Verify(snapshot);
+            var problems = Verify(snapshot);
+            return problems.Count > 0 && RecycledWhileRead(path) ? null : problems;
         }
-        catch (SnapshotException e) when (e.Vanished)
+        catch (SnapshotException e) when (e.Vanished || RecycledWhileRead(path))
         {
             return null;
         }
@@ -48,6 +49,14 @@ internal static partial class Verifier
             return [new Problem(name, null, null, null, e.Message)];
         }
     }
+
+    /// <summary>
+    /// True when the committed name is gone after a read that found problems: a running run's retention deleted the
+    /// file, or renamed it away to rewrite it in place (recycling, docs/RELIABILITY.md) while inspect read it. The
+    /// runtime renames a file away before it overwrites a byte, and never gives a name back, so a name that still
+    /// exists after the read held the same file throughout, and its problems are real.
+    /// </summary>
+    internal static bool RecycledWhileRead(string path) => !File.Exists(path);
 
     /// <summary>Every problem of an open snapshot; empty when it verifies.</summary>
     internal static List<Problem> Verify(Snapshot snapshot)

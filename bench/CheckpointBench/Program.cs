@@ -58,7 +58,7 @@ return CoordinatedApp.Run(root, args, context =>
         }
     }
 
-    var options = context.Checkpoint with { Fresh = true, Keep = Math.Max(context.Checkpoint.Keep, 2) };
+    var options = context.Checkpoint with { Fresh = true };
     var writes = new List<double>();
     long bytes = n * 48;
     using (var checkpointer = Checkpointer.Create(world, "bench", options))
