@@ -242,15 +242,23 @@ internal sealed class LocalLevel
             string name = LocalFile.Name(_app, step, ranks, _comm.Size, partner);
             string temporary = Path.Combine(Directory, "." + name + ".tmp");
             var parts = ranks.Select(r => (ReadOnlyMemory<byte>)received.AsMemory(offsets[r], (int)lengths[r])).ToList();
-            LocalFile.Write(temporary, new LocalFile.Header(_app, step, content.RestartCount, _comm.Size, ranks, parameters, names), parts, fsync: false);
-            if (!_tmpfs)
+            try
             {
-                flush.Start();
-                DurableFiles.FlushFile(temporary);
-                flush.Stop();
-            }
+                LocalFile.Write(temporary, new LocalFile.Header(_app, step, content.RestartCount, _comm.Size, ranks, parameters, names), parts, fsync: false);
+                if (!_tmpfs)
+                {
+                    flush.Start();
+                    DurableFiles.FlushFile(temporary);
+                    flush.Stop();
+                }
 
-            File.Move(temporary, Path.Combine(Directory, name), overwrite: true);
+                File.Move(temporary, Path.Combine(Directory, name), overwrite: true);
+            }
+            catch
+            {
+                TryDelete("." + name + ".tmp"); // a full disk gets its space back
+                throw;
+            }
         }
 
         One(Nodes.Node, partner: false);
