@@ -37,7 +37,7 @@ internal sealed class CheckpointReporter(string app, CheckpointOptions options, 
         if (outcome.Level != "global")
         {
             log.Info($"checkpoint of step {step} ({trigger}) committed ({outcome.Level}) in {report.TotalSeconds:F3} s: {RuntimeLog.FormatBytes(report.Bytes)} " +
-                $"(agree {outcome.AgreeSeconds:F4}, gather and write {timings.WriteSeconds:F3}, flush {timings.FlushSeconds:F3}) -> {outcome.File}{removed}");
+                $"(agree {outcome.AgreeSeconds:F4}, checksums + exchange + write {timings.WriteSeconds:F3}, flush {timings.FlushSeconds:F3}, commit {outcome.CommitSeconds:F3}) -> {outcome.File}{removed}");
         }
         else
         {

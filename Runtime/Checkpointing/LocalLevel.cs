@@ -124,7 +124,6 @@ internal sealed class LocalLevel
             failure = TooLarge(lengths);
             if (failure is null)
             {
-                var write = Stopwatch.StartNew();
                 byte[] received = Exchange(blob, lengths, out int[] offsets);
                 Exception? error = null;
                 double flush = 0;
@@ -137,7 +136,7 @@ internal sealed class LocalLevel
                     }
                 }
 
-                timings.WriteSeconds = write.Elapsed.TotalSeconds - flush;
+                timings.WriteSeconds = total.Elapsed.TotalSeconds - flush; // checksums, encoding, exchange, write
                 timings.FlushSeconds = flush;
                 failure = Phases.Agree(_comm, null, error);
             }

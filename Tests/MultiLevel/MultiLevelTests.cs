@@ -149,6 +149,37 @@ public sealed class MultiLevelTests
         }
     }
 
+    [TestCase("MD", new[] { "--cells", "4", "--steps", "24", "--report-every", "0" }, new[] { "/state/pos", "/state/vel", "/state/pos_ref", "/state/id" })]
+    [TestCase("Stencil", new[] { "--size", "12", "--steps", "24" }, new[] { "/state/u", "/state/hot", "/state/updates", "/state/range", "/state/rng" })]
+    public void Row_sets_blocks_and_per_rank_state_are_rebuilt_from_a_partner_copy_bitwise(string app, string[] appArgs, string[] datasets)
+    {
+        // MD: variable-size rows (RegisterRows); Stencil: N-d blocks with halos (RegisterBlock) and per-rank RNG state (RegisterRankState).
+        using var dir = new TempDir();
+        string dll = Repo.AppDll(app);
+        using (var reference = Job.Mpi(4, dll, [.. appArgs, "--checkpoint-dir", dir["ref-ckpt"], "--output", dir["ref.h5"]]))
+        {
+            reference.ExpectExit(0);
+        }
+
+        string[] args = [.. appArgs, "--checkpoint-every-steps", "4", "--checkpoint-dir", dir["ckpt"], "--checkpoint-local-dir", dir["local/%N"], "--global-every", "3"];
+        var env = new Dictionary<string, string> { ["COORDINATED_FAULT_PAUSE"] = "local-committed", ["COORDINATED_FAULT_STEP"] = "16" };
+        using (var job = Job.MpiNodes(s_threeNodes, dll, args, env))
+        {
+            job.WaitForLine(@"paused at local-committed on rank 0, step 16\b");
+            job.KillNine();
+            job.WaitForExit();
+        }
+
+        Directory.Delete(dir["local/b"], recursive: true);
+        using var resume = Job.MpiNodes(s_threeNodes, dll, [.. args, "--output", dir["out.h5"]]);
+        resume.ExpectExit(0);
+        Assert.That(resume.Stdout, Does.Contain("restart level: partner step 16: node b has no verified copy of rank 2"));
+        foreach (string name in datasets)
+        {
+            Assert.That(H5Py.DatasetBytes(dir["out.h5"], name), Is.EqualTo(H5Py.DatasetBytes(dir["ref.h5"], name)), $"{app} {name} differs from the uninterrupted run");
+        }
+    }
+
     [Test]
     public void Another_rank_count_restarts_from_the_global_level_and_says_why()
     {
