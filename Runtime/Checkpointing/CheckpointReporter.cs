@@ -63,12 +63,12 @@ internal sealed class CheckpointReporter(string app, CheckpointOptions options, 
     }
 
     /// <summary>Records a restart from <paramref name="result"/>.</summary>
-    internal void Restarted(SnapshotReader.ReadOutcome outcome, Recovery.Result result, int restartCount, int ranks, string level) =>
+    internal void Restarted(SnapshotReader.ReadOutcome outcome, Recovery.Result result, int restartCount, int ranks) =>
         metrics?.Append(new RestartEvent
         {
             TimeUtc = DateTime.UtcNow, App = app, Step = outcome.Step, RestartCount = restartCount, Ranks = ranks,
             WriterRanks = outcome.WriterRanks, Bytes = outcome.Bytes, ReadSeconds = MetricsLog.Seconds(outcome.ReadSeconds),
             VerifySeconds = MetricsLog.Seconds(outcome.VerifySeconds), TotalSeconds = MetricsLog.Seconds(result.Seconds),
-            File = result.Name!, Skipped = result.Skipped, Level = level,
+            File = result.Name!, Skipped = result.Skipped, Level = result.Level,
         });
 }
