@@ -7,7 +7,8 @@
 #   global, async   --checkpoint-async --checkpoint-local-dir /local/%j --global-every 1 (local + partner at the
 #                   step boundary, the global snapshot drained from the staged copy on the I/O thread)
 # Each is a run of ./mpi-run.sh bench (bench/CheckpointBench: pos + vel of N particles, no O(N^2) compute; REPEAT
-# checkpoints GAP seconds apart) in its own sbatch job; the configurations alternate ROUNDS times so that load on
+# checkpoints GAP seconds apart, each taken at a step boundary by --checkpoint-every-steps 1, as an app takes them, so
+# that the runtime chooses the level) in its own sbatch job; the configurations alternate ROUNDS times so that load on
 # the machine hits them alike. "App s" is the wall time the ranks spent inside Checkpoint (slowest rank); each
 # checkpoint's level comes from metrics.jsonl (`level`); the first WARMUP checkpoints of each run are dropped.
 # Prints a table of medians. Needs root (it starts its own cluster and stops it again).
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --warmup) warmup="$2"; shift 2 ;;
     --gap) gap="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/multilevel.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
   esac
 done
@@ -59,7 +60,7 @@ for round in $(seq 1 "$rounds"); do
     echo "multilevel: round $round/$rounds: $config" >&2
     # shellcheck disable=SC2046
     sbatch --parsable --wait --nodes=4 --ntasks-per-node=2 --output="$work/$tag.out" --wrap \
-      "exec $here/mpi-run.sh bench --particles $particles --repeat $repeat --gap $gap --agreement-steps 0 --keep 1 --checkpoint-dir $work/ckpt-$tag --json --quiet $(flags "$config")" \
+      "exec $here/mpi-run.sh bench --particles $particles --repeat $repeat --gap $gap --agreement-steps 0 --keep 1 --at-step-boundary --checkpoint-every-steps 1 --checkpoint-dir $work/ckpt-$tag --json --quiet $(flags "$config")" \
       >/dev/null || { cat "$work/$tag.out" >&2; echo "bench/multilevel.sh: the $config job failed (output above)" >&2; exit 1; }
     cp "$work/ckpt-$tag/metrics.jsonl" "$work/$tag.jsonl"
     rm -rf "$work/ckpt-$tag"

@@ -37,9 +37,13 @@ var gap = new Option<double>("--gap")
     CustomParser = r => OptionParsers.Duration(r, allowZero: true),
 };
 var json = new Option<bool>("--json") { Description = "Also print one JSON summary line (for scripts)" };
+var atBoundary = new Option<bool>("--at-step-boundary")
+{
+    Description = "Take each checkpoint as an app does, through AtStepBoundary (give --checkpoint-every-steps 1): the runtime's triggers then choose the level (local, partner, global: --checkpoint-local-dir, --global-every). Without it each checkpoint is an explicit Checkpoint call, which is always global",
+};
 var root = new RootCommand("Coordinated checkpoint benchmark (write, restart, agreement, signal latency).")
 {
-    particles, repeat, agreeSteps, gap, json,
+    particles, repeat, agreeSteps, gap, json, atBoundary,
 };
 
 return CoordinatedApp.Run(root, args, context =>
@@ -77,6 +81,24 @@ return CoordinatedApp.Run(root, args, context =>
 
             world.Barrier();
             var blocked = Stopwatch.StartNew();
+            if (context.Parse.GetValue(atBoundary))
+            {
+                if (checkpointer.AtStepBoundary(step) != StepDecision.Continue)
+                {
+                    throw new InvalidOperationException("the run was asked to stop during the benchmark");
+                }
+
+                double app = world.Allreduce(blocked.Elapsed.TotalSeconds, ReduceOp.Max);
+                blockedSeconds.Add(app);
+                writes.Add(app);
+                if (world.IsRoot)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: step boundary {step}/{k}: {app:F3} s in the app"));
+                }
+
+                continue;
+            }
+
             var report = checkpointer.Checkpoint(step);
             blockedSeconds.Add(world.Allreduce(blocked.Elapsed.TotalSeconds, ReduceOp.Max));
             double slowest = world.Allreduce(report.TotalSeconds, ReduceOp.Max);
