@@ -27,7 +27,7 @@ base="${dir:-$(mktemp -d /tmp/coordinated-ablation.XXXXXX)}"
 mkdir -p "$base"
 trap 'rm -rf "$base"/ckpt; [ -z "$dir" ] && rm -rf "$base"' EXIT
 results="$base/ablation.jsonl"; : > "$results"
-variants=("" "collective" "no-writeback" "crc-streams=1" "sync-delete" "align=0" "collective,no-writeback,crc-streams=1,sync-delete,align=0")
+variants=("" "collective" "no-writeback" "crc-streams=1" "sync-delete" "no-recycle" "align=0" "collective,no-writeback,crc-streams=1,sync-delete,no-recycle,align=0")
 for round in $(seq 1 "$rounds"); do
   for v in "${variants[@]}"; do
     echo "ablation: round $round/$rounds, COORDINATED_IO='${v}'" >&2
