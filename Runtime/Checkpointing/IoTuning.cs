@@ -21,7 +21,7 @@ internal sealed record IoTuning
     };
 
     /// <summary>
-    /// Collective (two-phase) transfers for /state. Each rank's rows are one contiguous byte range of a contiguous
+    /// Collective (two-phase) transfers for /state and /checksums. Each rank's rows are one contiguous byte range of a contiguous
     /// dataset, so independent writes go straight to the file; collective buffering only adds shuffling on one node.
     /// </summary>
     internal bool CollectiveData { get; init; }

@@ -174,7 +174,7 @@ internal sealed unsafe partial class SnapshotFile : IDisposable
         }
     }
 
-    /// <summary>Writes this rank's checksum rows at row <paramref name="firstRow"/> of /checksums/NAME [totalRows, 3].</summary>
+    /// <summary>Writes this rank's checksum rows at row <paramref name="firstRow"/> of /checksums/NAME [totalRows, 3] (independent I/O, like /state, unless <c>COORDINATED_IO=collective</c>).</summary>
     internal void WriteChecksums(string name, long[] rows, long firstRow, long totalRows)
     {
         ulong[] dims = [(ulong)totalRows, 3];
@@ -185,7 +185,7 @@ internal sealed unsafe partial class SnapshotFile : IDisposable
             dataset = _rewrite
                 ? OpenToRewrite("/checksums/" + name, Ids.StdI64LE, dims)
                 : Hdf5Exception.Check(H5Dcreate2(_file, "/checksums/" + name, Ids.StdI64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-            TransferRows(dataset, space, Ids.NativeInt64, dims, firstRow, rows.Length / 3, MemoryMarshal.AsBytes(rows.AsSpan()), write: true, collective: true);
+            TransferRows(dataset, space, Ids.NativeInt64, dims, firstRow, rows.Length / 3, MemoryMarshal.AsBytes(rows.AsSpan()), write: true, collective: _tuning.CollectiveData);
         }
         finally
         {
