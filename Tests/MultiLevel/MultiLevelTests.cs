@@ -89,6 +89,7 @@ public sealed class MultiLevelTests
 
     [TestCase("nothing lost", "local", KilledAt, TestName = "Killed_run_resumes_from_the_local_level_bitwise")]
     [TestCase("node b lost", "partner", KilledAt, TestName = "Lost_node_is_rebuilt_from_its_partner_copy_bitwise")]
+    [TestCase("node b replaced by a spare", "partner", KilledAt, TestName = "A_spare_that_replaced_a_lost_node_is_filled_from_the_partner_copy_bitwise")]
     [TestCase("nodes b and c lost", "global", 12L, TestName = "Two_neighbouring_nodes_lost_fall_back_to_the_global_level_bitwise")]
     [TestCase("node a's file corrupt", "partner", KilledAt, TestName = "Corrupt_local_file_is_reported_and_its_partner_copy_used_bitwise")]
     public void Resume_after_kill(string failure, string level, long step)
@@ -117,7 +118,9 @@ public sealed class MultiLevelTests
                 break;
         }
 
-        using var resume = Job.MpiNodes(s_threeNodes, Repo.NBodyDll, NBodyArgs(dir, "--output", dir["out.h5"]));
+        // With a spare, rank 2 runs on a new node whose local directory is empty; node b is gone (its directory stays unread).
+        (string Node, int Ranks)[] nodes = failure == "node b replaced by a spare" ? [("a", 2), ("spare", 1), ("c", 1)] : s_threeNodes;
+        using var resume = Job.MpiNodes(nodes, Repo.NBodyDll, NBodyArgs(dir, "--output", dir["out.h5"]));
         resume.ExpectExit(0);
         var lines = Regex.Matches(resume.Stdout, @"^\[coordinated\] restart level: (\w+) step (\d+): (.*)$", RegexOptions.Multiline);
         Assert.That(lines, Has.Count.EqualTo(1), resume.Stdout);
@@ -128,6 +131,10 @@ public sealed class MultiLevelTests
             case "node b lost":
                 Assert.That(why, Does.Contain("node b has no verified copy of rank 2").And.Contain("rebuilt from node c's partner copy"));
                 Assert.That(resume.Stdout, Does.Not.Contain("from ckpt-"), "no global snapshot is read");
+                break;
+            case "node b replaced by a spare":
+                Assert.That(why, Does.Contain("node spare has no verified copy of rank 2").And.Contain("rebuilt from node c's partner copy"));
+                Assert.That(Directory.GetFiles(dir["local/spare"], "nbody-*-ranks-2-of-4.own.lckpt"), Is.Not.Empty, "the spare keeps rank 2's part from then on");
                 break;
             case "nodes b and c lost":
                 Assert.That(why, Does.Contain("rank 2 missing on every node").And.Contain("node b and its partner node c lost"));
