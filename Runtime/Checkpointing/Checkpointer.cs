@@ -363,7 +363,7 @@ public sealed class Checkpointer : IDisposable
             _async.Start(content, stageSeconds, (io, staged, seconds) => _protocol.CommitSnapshot(io, staged, step, checkpoint, agreeSeconds, seconds));
             _agreement.CheckpointTaken();
         }
-        else if (TryCheckpoint(step, checkpoint, agreeSeconds, out string? failure) is null)
+        else if (TryCheckpoint(step, checkpoint, agreeSeconds, out string? failure, alsoLocal: true) is null)
         {
             OnPeriodicFailure($"checkpoint of step {step} failed", failure);
         }
@@ -407,11 +407,12 @@ public sealed class Checkpointer : IDisposable
     /// <summary>Prints a runtime message on rank 0's stdout (not with --quiet). Local; other ranks print nothing.</summary>
     public void Log(string message) => _log.Info(message);
 
-    private CheckpointReport? TryCheckpoint(long step, Trigger trigger, double agreeSeconds, out string? failure)
+    /// <summary>A global checkpoint (with <paramref name="alsoLocal"/> and a local level: the K-th one, written to the local level first).</summary>
+    private CheckpointReport? TryCheckpoint(long step, Trigger trigger, double agreeSeconds, out string? failure, bool alsoLocal = false)
     {
         WaitForPending(); // an asynchronous write still in flight is committed first: snapshots commit in step order
         _state.GatherRows();
-        if (trigger is Trigger.EverySteps or Trigger.EverySeconds or Trigger.Auto && _local is { Enabled: true })
+        if (alsoLocal && _local is { Enabled: true })
         {
             WriteLocal(_state.Capture(RestartCount), step, trigger, agreeSeconds, stageSeconds: null); // the K-th checkpoint: local, then global
         }
