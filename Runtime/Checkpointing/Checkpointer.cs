@@ -391,6 +391,26 @@ public sealed class Checkpointer : IDisposable
             ?? throw new CoordinatedException($"checkpoint of step {step} failed: {failure}", ExitCodes.CheckpointFailed, isCollective: true);
 
     /// <summary>
+    /// A local (and partner) checkpoint now, whatever the triggers say (benchmarks: the cost of the local level alone).
+    /// Needs --checkpoint-local-dir with a usable directory; throws (exit 74) if the local level is off or the write fails.
+    /// Collective.
+    /// </summary>
+    public CheckpointReport CheckpointLocal(long step)
+    {
+        if (_local is not { Enabled: true })
+        {
+            throw new CoordinatedException(
+                _local is null ? "a local checkpoint needs --checkpoint-local-dir" : $"the local level in {_options.LocalDirectory} is off (see the warning above)",
+                ExitCodes.CheckpointFailed, isCollective: true);
+        }
+
+        _state.GatherRows();
+        var report = Report(_local.Write(_state.Capture(RestartCount), step, Trigger.Request, 0, stageSeconds: null), out string? failure);
+        _agreement.CheckpointTaken();
+        return report ?? throw new CoordinatedException($"local checkpoint of step {step} failed: {failure}", ExitCodes.CheckpointFailed, isCollective: true);
+    }
+
+    /// <summary>
     /// Writes the registered state in the snapshot layout to <paramref name="path"/> (e.g. the final output),
     /// atomically, with the same commit protocol as a checkpoint. Collective.
     /// </summary>
