@@ -122,6 +122,7 @@ public sealed class BadOptionTests
             new("--agreement-steps", Kind.Count),
             new("--gap", Kind.Duration),
             new("--json", Kind.Switch),
+            new("--at-step-boundary", Kind.Switch),
             .. s_runtime]),
         (s_kernel, [
             new("--repeats", Kind.Count, ZeroInvalid: true, Max: int.MaxValue),
