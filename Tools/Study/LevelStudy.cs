@@ -1,0 +1,139 @@
+using System.Globalization;
+using Coordinated.Checkpointing;
+
+namespace Coordinated.Study;
+
+/// <summary>What the level calibration measured: the costs of the multi-level run's two kinds of checkpoint.</summary>
+/// <param name="LocalCosts">total_s of its periodic local + partner checkpoints.</param>
+/// <param name="GlobalCosts">total_s of its periodic global checkpoints (every K-th).</param>
+/// <param name="LocalRestarts">Launch to first step of restarts from the local or partner level.</param>
+/// <param name="GlobalRestarts">Launch to first step of restarts from the global level.</param>
+internal sealed record LevelCalibration(
+    IReadOnlyList<double> LocalCosts, IReadOnlyList<double> GlobalCosts, IReadOnlyList<double> LocalRestarts, IReadOnlyList<double> GlobalRestarts);
+
+/// <summary>
+/// The level comparison (<c>--compare-levels</c>): global-only checkpoints against local + partner + global every K,
+/// under node failures at the same seeded times and MTBF, each swept around its model's optimum (Young/Daly for
+/// global-only, the two-level model for multi-level). See docs/STUDY.md.
+/// </summary>
+internal static class LevelStudy
+{
+    /// <summary>K of the calibration run that measures the two multi-level checkpoint costs.</summary>
+    private const int CalibrationGlobalEvery = 4;
+
+    public static int Run(StudySettings settings, Progress progress)
+    {
+        string runs = Path.Combine(settings.OutDirectory, "runs");
+        Directory.CreateDirectory(runs);
+        Directory.CreateDirectory(settings.LocalBase);
+        try
+        {
+            var runner = new NBodyRunner(settings, runs, progress);
+            Measurements measured = runner.Calibrate();
+            if (settings.MtbfSeconds <= 1.5 * measured.RestartSeconds)
+            {
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"error: --mtbf {settings.MtbfSeconds:0.###} s is too short for the measured restart cost R = {measured.RestartSeconds:F2} s: most restarts would be killed before they resume. Use --mtbf {Math.Ceiling(4 * measured.RestartSeconds)} or more."));
+                return ExitCodes.Usage;
+            }
+
+            var sweep = new LevelSweep(runner, measured, progress);
+            LevelCalibration levels = CalibrateLevels(runner, sweep, progress);
+            IReadOnlyList<LevelConfig> configs = Configurations(settings, measured, levels, out string why);
+            progress.Say(why);
+
+            List<LevelTrial> trials = sweep.Run(configs);
+            var report = new LevelReport(settings, measured, levels, configs, trials);
+            report.WriteParquet(Path.Combine(settings.OutDirectory, "levels.parquet"));
+            report.Plot(settings.OutDirectory, Path.Combine(settings.OutDirectory, "levels.png"));
+            string summary = report.Summary();
+            File.WriteAllText(Path.Combine(settings.OutDirectory, "summary.txt"), summary);
+            Console.Out.Write(summary);
+            progress.Say($"wrote {Path.Combine(settings.OutDirectory, "levels.parquet")}, levels.png and summary.txt in {progress.Elapsed.TotalMinutes:F1} minutes");
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            LevelSweep.DeleteDirectory(settings.LocalBase);
+        }
+    }
+
+    /// <summary>
+    /// A multi-level run (local + partner, global every 4, a checkpoint every 0.25 s) until --max-runtime stops it: the
+    /// cost of each kind of checkpoint. Then restarts from what it left, each after deleting node n0's local
+    /// directory (a node failure), timed from launch to first step and sorted by the level they report.
+    /// </summary>
+    private static LevelCalibration CalibrateLevels(NBodyRunner runner, LevelSweep sweep, Progress progress)
+    {
+        var settings = runner.Settings;
+        progress.Say($"calibration: multi-level checkpoint costs (local + partner on {settings.Nodes} pseudo-nodes, global every {CalibrationGlobalEvery}, a checkpoint every 0.25 s)");
+        string directory = runner.FreshDirectory("calibrate-levels");
+        string local = sweep.LocalRoot("calibrate-levels");
+        var config = new LevelConfig(Multi: true, 0.25, CalibrationGlobalEvery);
+        List<LevelCheckpoint> checkpoints;
+        using (MpiJob job = runner.Launch(directory, long.MaxValue / 2, LevelSweep.LevelArguments(config, local, "--max-runtime", settings.Quick ? "3" : "6")))
+        {
+            NBodyRunner.Finish(job, ExitCodes.Stopped, "the multi-level checkpoint-cost run");
+            checkpoints = LevelSweep.Checkpoints(job, directory);
+        }
+
+        double[] localCosts = [.. checkpoints.Where(c => c.Periodic && !c.Global).Select(c => c.Cost)];
+        double[] globalCosts = [.. checkpoints.Where(c => c.Periodic && c.Global).Select(c => c.Cost)];
+        if (localCosts.Length == 0)
+        {
+            throw new StudyException(
+                $"the multi-level run committed no local checkpoint ({checkpoints.Count} checkpoints, all global): does this runtime support --checkpoint-local-dir? See {Path.Combine(directory, "metrics.jsonl")}");
+        }
+
+        long last = checkpoints.Max(c => c.Step);
+        var localRestarts = new List<double>();
+        var globalRestarts = new List<double>();
+        for (int i = 0; i < settings.Repeats; i++)
+        {
+            LevelSweep.DeleteDirectory(Path.Combine(local, NBodyRunner.NodeName(0)));
+            using MpiJob job = runner.Launch(directory, last, LevelSweep.LevelArguments(config, local, "--report-every", "0"));
+            NBodyRunner.Finish(job, ExitCodes.Success, "a multi-level restart run");
+            double first = NBodyRunner.FirstStepSeconds(job) ?? throw new StudyException($"no first line in:\n{job.Output}");
+            string level = job.Output.Contains("restart level: global", StringComparison.Ordinal) ? "global" : "local";
+            (level == "global" ? globalRestarts : localRestarts).Add(first);
+        }
+
+        LevelSweep.DeleteDirectory(local);
+        progress.Say(string.Create(CultureInfo.InvariantCulture,
+            $"calibration: local + partner C = {Mean(localCosts):F3} s over {localCosts.Length}, global C = {Mean(globalCosts):F3} s over {globalCosts.Length}; restarts after losing n0: {localRestarts.Count} from local/partner, {globalRestarts.Count} from global"));
+        return new LevelCalibration(localCosts, globalCosts, localRestarts, globalRestarts);
+    }
+
+    /// <summary>
+    /// The configurations swept: global-only at Daly's interval for the measured global cost (and at half and twice
+    /// it), multi-level at the two-level model's optimum (tau*, K*) (and at tau*/2, 2 tau*, K*/3, 3 K*, and where
+    /// Young/Daly per level puts it); --quick: the two optima only. Restart costs are not known per level yet: R measured for the global level stands for both.
+    /// </summary>
+    internal static IReadOnlyList<LevelConfig> Configurations(StudySettings settings, Measurements measured, LevelCalibration levels, out string why)
+    {
+        double m = settings.MtbfSeconds, r = measured.RestartSeconds;
+        var global = new LevelCost(measured.CheckpointSeconds, r);
+        var local = new LevelCost(Mean(levels.LocalCosts), r);
+        var multiGlobal = new LevelCost(levels.GlobalCosts.Count > 0 ? Mean(levels.GlobalCosts) : global.Checkpoint, r);
+        double daly = OptimalInterval.Daly(global.Checkpoint, m);
+        var (tau, k, _) = TwoLevelModel.Optimum(local, multiGlobal, m, settings.DoubleFraction, daly / 50, m);
+        double[] globalTaus = settings.Quick ? [daly] : [daly / 2, daly, 2 * daly];
+        var (ydTau, ydK) = TwoLevelModel.YoungDalyPerLevel(local, multiGlobal, m, settings.DoubleFraction);
+        (double, int)[] multi = settings.Quick
+            ? [(tau, k)]
+            : [(tau / 2, k), (tau, k), (2 * tau, k), (tau, Math.Max(1, (int)Math.Round(k / 3.0))), (tau, Math.Min(TwoLevelModel.MaxGlobalEvery, 3 * k)), (ydTau, ydK)];
+        LevelConfig[] configs =
+        [
+            .. globalTaus.Select(t => new LevelConfig(false, StudyMain.TwoSignificantDigits(t), 1)),
+            .. multi.Select(p => new LevelConfig(true, StudyMain.TwoSignificantDigits(p.Item1), p.Item2)),
+        ];
+        configs = [.. configs.Distinct()];
+        why = string.Create(CultureInfo.InvariantCulture,
+            $"calibrated: step {1000 * measured.StepSeconds:F2} ms, work {measured.Steps} steps, R = {r:F2} s; global-only C = {global.Checkpoint:F3} s, Daly {daly:F2} s; " +
+            $"multi-level C = {local.Checkpoint:F3} s (local + partner) / {multiGlobal.Checkpoint:F3} s (global), two-level optimum tau {tau:F2} s, K {k} " +
+            $"(M = {m:0.###} s, {100 * settings.DoubleFraction:0.#} % of failures take two neighbouring nodes); sweeping {configs.Length} configurations x {settings.Trials} trials");
+        return configs;
+    }
+
+    internal static double Mean(IEnumerable<double> values) => values.DefaultIfEmpty(double.NaN).Average();
+}
