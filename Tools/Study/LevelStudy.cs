@@ -59,9 +59,10 @@ internal static class LevelStudy
     }
 
     /// <summary>
-    /// A multi-level run (local + partner, global every 4, a checkpoint every 0.25 s) until --max-runtime stops it: the
-    /// cost of each kind of checkpoint. Then restarts from what it left, each after deleting node n0's local
-    /// directory (a node failure), timed from launch to first step and sorted by the level they report.
+    /// A multi-level run (local + partner, global every 4, a checkpoint every 0.25 s), killed with kill -9 after a few
+    /// seconds: the cost of each kind of checkpoint. Then restarts from what it left, timed from launch to first step
+    /// and sorted by the level they report: after deleting node n0's local directory (a node failure; the partner
+    /// level), and after deleting every node's (the global level).
     /// </summary>
     private static LevelCalibration CalibrateLevels(NBodyRunner runner, LevelSweep sweep, Progress progress)
     {
@@ -71,9 +72,14 @@ internal static class LevelStudy
         string local = sweep.LocalRoot("calibrate-levels");
         var config = new LevelConfig(Multi: true, 0.25, CalibrationGlobalEvery);
         List<LevelCheckpoint> checkpoints;
-        using (MpiJob job = runner.Launch(directory, long.MaxValue / 2, LevelSweep.LevelArguments(config, local, "--max-runtime", settings.Quick ? "3" : "6")))
+        using (MpiJob job = runner.Launch(directory, long.MaxValue / 2, LevelSweep.LevelArguments(config, local, "--report-every", "0")))
         {
-            NBodyRunner.Finish(job, ExitCodes.Stopped, "the multi-level checkpoint-cost run");
+            if (job.WaitForExit(TimeSpan.FromSeconds(settings.Quick ? 3 : 6)))
+            {
+                throw new StudyException($"the multi-level checkpoint-cost run exited with {job.ExitCode} before it was killed:\n{job.Output}");
+            }
+
+            job.KillNine();
             checkpoints = LevelSweep.Checkpoints(job, directory);
         }
 
@@ -82,39 +88,41 @@ internal static class LevelStudy
         if (localCosts.Length == 0)
         {
             throw new StudyException(
-                $"the multi-level run committed no local checkpoint ({checkpoints.Count} checkpoints, all global): does this runtime support --checkpoint-local-dir? See {Path.Combine(directory, "metrics.jsonl")}");
+                $"the multi-level run committed no local checkpoint ({checkpoints.Count} checkpoints, all global; is the machine very busy?). See {Path.Combine(directory, "metrics.jsonl")}");
         }
 
         long last = checkpoints.Max(c => c.Step);
         var localRestarts = new List<double>();
         var globalRestarts = new List<double>();
-        for (int i = 0; i < settings.Repeats; i++)
+        for (int i = 0; i <= settings.Repeats; i++)
         {
-            LevelSweep.DeleteDirectory(Path.Combine(local, NBodyRunner.NodeName(0)));
+            // Repeats times a one-node failure, then one that takes every node's local directory.
+            LevelSweep.DeleteDirectory(i < settings.Repeats ? Path.Combine(local, NBodyRunner.NodeName(0)) : local);
             using MpiJob job = runner.Launch(directory, last, LevelSweep.LevelArguments(config, local, "--report-every", "0"));
             NBodyRunner.Finish(job, ExitCodes.Success, "a multi-level restart run");
             double first = NBodyRunner.FirstStepSeconds(job) ?? throw new StudyException($"no first line in:\n{job.Output}");
-            string level = job.Output.Contains("restart level: global", StringComparison.Ordinal) ? "global" : "local";
-            (level == "global" ? globalRestarts : localRestarts).Add(first);
+            (job.Output.Contains("restart level: global", StringComparison.Ordinal) ? globalRestarts : localRestarts).Add(first);
         }
 
         LevelSweep.DeleteDirectory(local);
         progress.Say(string.Create(CultureInfo.InvariantCulture,
-            $"calibration: local + partner C = {Mean(localCosts):F3} s over {localCosts.Length}, global C = {Mean(globalCosts):F3} s over {globalCosts.Length}; restarts after losing n0: {localRestarts.Count} from local/partner, {globalRestarts.Count} from global"));
+            $"calibration: local + partner C = {Mean(localCosts):F3} s over {localCosts.Length}, global C = {Mean(globalCosts):F3} s over {globalCosts.Length}; " +
+            $"restarts: {localRestarts.Count} from local/partner ({Mean(localRestarts):F2} s), {globalRestarts.Count} from global ({Mean(globalRestarts):F2} s)"));
         return new LevelCalibration(localCosts, globalCosts, localRestarts, globalRestarts);
     }
 
     /// <summary>
     /// The configurations swept: global-only at Daly's interval for the measured global cost (and at half and twice
     /// it), multi-level at the two-level model's optimum (tau*, K*) (and at tau*/2, 2 tau*, K*/3, 3 K*, and where
-    /// Young/Daly per level puts it); --quick: the two optima only. Restart costs are not known per level yet: R measured for the global level stands for both.
+    /// Young/Daly per level puts it); --quick: the two optima only. Costs are those of the calibration (R of the global-only runs where a level has no restart yet).
     /// </summary>
     internal static IReadOnlyList<LevelConfig> Configurations(StudySettings settings, Measurements measured, LevelCalibration levels, out string why)
     {
         double m = settings.MtbfSeconds, r = measured.RestartSeconds;
         var global = new LevelCost(measured.CheckpointSeconds, r);
-        var local = new LevelCost(Mean(levels.LocalCosts), r);
-        var multiGlobal = new LevelCost(levels.GlobalCosts.Count > 0 ? Mean(levels.GlobalCosts) : global.Checkpoint, r);
+        var local = new LevelCost(Mean(levels.LocalCosts), levels.LocalRestarts.Count > 0 ? Mean(levels.LocalRestarts) : r);
+        var multiGlobal = new LevelCost(
+            levels.GlobalCosts.Count > 0 ? Mean(levels.GlobalCosts) : global.Checkpoint, levels.GlobalRestarts.Count > 0 ? Mean(levels.GlobalRestarts) : r);
         double daly = OptimalInterval.Daly(global.Checkpoint, m);
         var (tau, k, _) = TwoLevelModel.Optimum(local, multiGlobal, m, settings.DoubleFraction, daly / 50, m);
         double[] globalTaus = settings.Quick ? [daly] : [daly / 2, daly, 2 * daly];
@@ -129,8 +137,8 @@ internal static class LevelStudy
         ];
         configs = [.. configs.Distinct()];
         why = string.Create(CultureInfo.InvariantCulture,
-            $"calibrated: step {1000 * measured.StepSeconds:F2} ms, work {measured.Steps} steps, R = {r:F2} s; global-only C = {global.Checkpoint:F3} s, Daly {daly:F2} s; " +
-            $"multi-level C = {local.Checkpoint:F3} s (local + partner) / {multiGlobal.Checkpoint:F3} s (global), two-level optimum tau {tau:F2} s, K {k} " +
+            $"calibrated: step {1000 * measured.StepSeconds:F2} ms, work {measured.Steps} steps; global-only C = {global.Checkpoint:F3} s, R = {r:F2} s, Daly {daly:F2} s; " +
+            $"multi-level C = {local.Checkpoint:F3} s (local + partner) / {multiGlobal.Checkpoint:F3} s (global), R = {local.Restart:F2} / {multiGlobal.Restart:F2} s, two-level optimum tau {tau:F2} s, K {k} " +
             $"(M = {m:0.###} s, {100 * settings.DoubleFraction:0.#} % of failures take two neighbouring nodes); sweeping {configs.Length} configurations x {settings.Trials} trials");
         return configs;
     }

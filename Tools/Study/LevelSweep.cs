@@ -59,7 +59,8 @@ internal sealed record LevelTrial(LevelConfig Config, int Trial, IReadOnlyList<L
     /// The failure-free time of the work, from the measured events: following the result back from the launch that
     /// finished, each launch contributes from its first step to the commit the next one resumed from (or to its exit),
     /// less the periodic checkpoints in between; the launch that started fresh adds its start-up. A double failure
-    /// that loses the local level thus also loses the work after the newest global snapshot.
+    /// that loses the local level thus also loses the work after the newest global snapshot. A commit whose metrics
+    /// event the kill prevented counts at the kill's instant.
     /// </summary>
     public double WorkSeconds
     {
@@ -85,12 +86,28 @@ internal sealed record LevelTrial(LevelConfig Config, int Trial, IReadOnlyList<L
                     j--;
                 }
 
-                if (j < 0)
+                if (j >= 0)
                 {
-                    throw new StudyException($"{Config.Label}: launch {i + 1} resumed from step {from}, which no earlier launch committed");
+                    until = Launches[j].Checkpoints.Last(c => c.Step == from).Seconds;
+                }
+                else
+                {
+                    // The kill came between a commit and its metrics event (rank 0 appends it right after the commit):
+                    // the launch before was working on that step when it was killed, so the commit is the kill's instant.
+                    j = i - 1;
+                    while (j >= 0 && !(Launches[j].StartStep <= from))
+                    {
+                        j--;
+                    }
+
+                    if (j < 0)
+                    {
+                        throw new StudyException($"{Config.Label}: launch {i + 1} resumed from step {from}, which no earlier launch reached");
+                    }
+
+                    until = Launches[j].EndSeconds;
                 }
 
-                until = Launches[j].Checkpoints.Last(c => c.Step == from).Seconds;
                 i = j;
             }
         }
@@ -261,5 +278,5 @@ internal sealed partial class LevelSweep(NBodyRunner runner, Measurements measur
             .Where(e => e.TimeUtc >= job.StartedUtc)
             .Select(e => new LevelCheckpoint((e.TimeUtc - job.StartedUtc).TotalSeconds, e.Step, e.Trigger, e.TotalSeconds, LevelOf(e)))];
 
-    private static string LevelOf(CheckpointEvent e) => "global"; // PLACEHOLDER until the multilevel runtime is merged: e.Level
+    private static string LevelOf(CheckpointEvent e) => e.Level;
 }
