@@ -26,8 +26,9 @@ internal sealed class LevelReport
         // Every level's C and R over the whole comparison (calibration and trials), as the interval study does.
         GlobalOnlyCosts = [.. measured.CheckpointCosts, .. globalOnly.SelectMany(t => t.Periodic).Select(c => c.Cost)];
         GlobalOnlyRestarts = [.. measured.RestartTimes, .. globalOnly.SelectMany(t => t.RestartTimes(global: true))];
-        LocalCosts = [.. levels.LocalCosts, .. multi.SelectMany(t => t.Periodic).Where(c => !c.Global).Select(c => c.Cost)];
-        MultiGlobalCosts = [.. levels.GlobalCosts, .. multi.SelectMany(t => t.Periodic).Where(c => c.Global).Select(c => c.Cost)];
+        var (local, global) = LevelSweep.PeriodicCosts(multi.SelectMany(t => t.Launches).Select(l => l.Checkpoints));
+        LocalCosts = [.. levels.LocalCosts, .. local];
+        MultiGlobalCosts = [.. levels.GlobalCosts, .. global];
         LocalRestarts = [.. levels.LocalRestarts, .. multi.SelectMany(t => t.RestartTimes(global: false))];
         MultiGlobalRestarts = [.. levels.GlobalRestarts, .. multi.SelectMany(t => t.RestartTimes(global: true))];
 
@@ -53,7 +54,7 @@ internal sealed class LevelReport
     /// <summary>C of a local + partner checkpoint, R of a restart from the local or partner level.</summary>
     public LevelCost Local { get; }
 
-    /// <summary>C of the multi-level runs' global checkpoints, R of their restarts from the global level.</summary>
+    /// <summary>C of the multi-level runs' global checkpoints (the K-th: local copy and global snapshot), R of their restarts from the global level.</summary>
     public LevelCost MultiGlobal { get; }
 
     public double Young { get; }
@@ -216,7 +217,7 @@ internal sealed class LevelReport
         s.AppendLine(string.Create(s_invariant,
             $"  global-only:  C = {GlobalOnly.Checkpoint:F3} s (mean of {GlobalOnlyCosts.Length}), R = {GlobalOnly.Restart:F2} s (launch to first step, mean of {GlobalOnlyRestarts.Length})"));
         s.AppendLine(string.Create(s_invariant,
-            $"  multi-level:  C local+partner = {Local.Checkpoint:F3} s (mean of {LocalCosts.Length}), C global = {MultiGlobal.Checkpoint:F3} s (mean of {MultiGlobalCosts.Length}), " +
+            $"  multi-level:  C local+partner = {Local.Checkpoint:F3} s (mean of {LocalCosts.Length}), C global (K-th, with its local copy) = {MultiGlobal.Checkpoint:F3} s (mean of {MultiGlobalCosts.Length}), " +
             $"R local/partner = {Local.Restart:F2} s (mean of {LocalRestarts.Length}), R global = {MultiGlobal.Restart:F2} s (mean of {MultiGlobalRestarts.Length})"));
         s.AppendLine();
         s.AppendLine("levels  interval_s   K  failures  double  checkpoint_s  restart_s  rework_s  measured waste (mean ± sd)  model waste");

@@ -5,7 +5,7 @@ namespace Coordinated.Study;
 
 /// <summary>What the level calibration measured: the costs of the multi-level run's two kinds of checkpoint.</summary>
 /// <param name="LocalCosts">total_s of its periodic local + partner checkpoints.</param>
-/// <param name="GlobalCosts">total_s of its periodic global checkpoints (every K-th).</param>
+/// <param name="GlobalCosts">Cost of its periodic global checkpoints (every K-th, written locally too: both total_s).</param>
 /// <param name="LocalRestarts">Launch to first step of restarts from the local or partner level.</param>
 /// <param name="GlobalRestarts">Launch to first step of restarts from the global level.</param>
 internal sealed record LevelCalibration(
@@ -83,9 +83,8 @@ internal static class LevelStudy
             checkpoints = LevelSweep.Checkpoints(job, directory);
         }
 
-        double[] localCosts = [.. checkpoints.Where(c => c.Periodic && !c.Global).Select(c => c.Cost)];
-        double[] globalCosts = [.. checkpoints.Where(c => c.Periodic && c.Global).Select(c => c.Cost)];
-        if (localCosts.Length == 0)
+        var (localCosts, globalCosts) = LevelSweep.PeriodicCosts([checkpoints]);
+        if (localCosts.Count == 0)
         {
             throw new StudyException(
                 $"the multi-level run committed no local checkpoint ({checkpoints.Count} checkpoints, all global; is the machine very busy?). See {Path.Combine(directory, "metrics.jsonl")}");
@@ -106,14 +105,14 @@ internal static class LevelStudy
 
         LevelSweep.DeleteDirectory(local);
         progress.Say(string.Create(CultureInfo.InvariantCulture,
-            $"calibration: local + partner C = {Mean(localCosts):F3} s over {localCosts.Length}, global C = {Mean(globalCosts):F3} s over {globalCosts.Length}; " +
+            $"calibration: local + partner C = {Mean(localCosts):F3} s over {localCosts.Count}, global C = {Mean(globalCosts):F3} s over {globalCosts.Count} (with its local copy); " +
             $"restarts: {localRestarts.Count} from local/partner ({Mean(localRestarts):F2} s), {globalRestarts.Count} from global ({Mean(globalRestarts):F2} s)"));
         return new LevelCalibration(localCosts, globalCosts, localRestarts, globalRestarts);
     }
 
     /// <summary>
     /// The configurations swept: global-only at Daly's interval for the measured global cost (and at half and twice
-    /// it), multi-level at the two-level model's optimum (tau*, K*) (and at tau*/2, 2 tau*, K*/3, 3 K*, and where
+    /// it), multi-level at the two-level model's optimum (tau*, K*) (and at tau*/2, 2 tau*, 3 K*, and where
     /// Young/Daly per level puts it); --quick: the two optima only. Costs are those of the calibration (R of the global-only runs where a level has no restart yet).
     /// </summary>
     internal static IReadOnlyList<LevelConfig> Configurations(StudySettings settings, Measurements measured, LevelCalibration levels, out string why)
@@ -129,7 +128,7 @@ internal static class LevelStudy
         var (ydTau, ydK) = TwoLevelModel.YoungDalyPerLevel(local, multiGlobal, m, settings.DoubleFraction);
         (double, int)[] multi = settings.Quick
             ? [(tau, k)]
-            : [(tau / 2, k), (tau, k), (2 * tau, k), (tau, Math.Max(1, (int)Math.Round(k / 3.0))), (tau, Math.Min(TwoLevelModel.MaxGlobalEvery, 3 * k)), (ydTau, ydK)];
+            : [(tau / 2, k), (tau, k), (2 * tau, k), (tau, Math.Min(TwoLevelModel.MaxGlobalEvery, 3 * k)), (ydTau, ydK)];
         LevelConfig[] configs =
         [
             .. globalTaus.Select(t => new LevelConfig(false, StudyMain.TwoSignificantDigits(t), 1)),

@@ -252,6 +252,26 @@ internal sealed partial class LevelSweep(NBodyRunner runner, Measurements measur
         .. more,
     ];
 
+    /// <summary>
+    /// The costs of the periodic checkpoints of some launches, by kind: a local + partner one, and the K-th, which
+    /// the runtime writes locally (with its partner copy) and then globally: the cost of that step is both events'.
+    /// </summary>
+    public static (List<double> Local, List<double> Global) PeriodicCosts(IEnumerable<IReadOnlyList<LevelCheckpoint>> launches)
+    {
+        var local = new List<double>();
+        var global = new List<double>();
+        foreach (var checkpoints in launches)
+        {
+            var periodic = checkpoints.Where(c => c.Periodic).ToList();
+            foreach (var step in periodic.GroupBy(c => c.Step))
+            {
+                (step.Any(c => c.Global) ? global : local).Add(step.Sum(c => c.Cost));
+            }
+        }
+
+        return (local, global);
+    }
+
     /// <summary>A fresh node-local root for one trial or calibration run: BASE/NAME (each node's directory below it).</summary>
     public string LocalRoot(string name)
     {

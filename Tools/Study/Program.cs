@@ -30,7 +30,7 @@ var compareLevels = new Option<bool>("--compare-levels")
 {
     Description = "Instead of the interval sweep: global-only checkpoints against local + partner + global every K, under node failures at the same " +
         "seeded times and M, each swept around its model's optimum (Young/Daly; the two-level model of Moody et al., SC10). Writes DIR/levels.parquet, " +
-        "DIR/levels.png and DIR/summary.txt [quick 4096 particles, M = 8 s, 2 trials; default 8192, M = 15 s, 3 trials]",
+        "DIR/levels.png and DIR/summary.txt [quick 4096 particles, M = 8 s, work 5 s, 2 trials; default 8192, M = 20 s, work 12 s, 3 trials]",
 };
 var nodes = new Option<int>("--nodes") { Description = "With --compare-levels: pseudo-nodes on this host (mpirun MPMD, COORDINATED_NODE) [2]", HelpName = "N", CustomParser = r => OptionParsers.Count32(r, min: 2, max: 64) };
 var doubleFraction = new Option<double>("--double-fraction")
