@@ -95,7 +95,7 @@ public sealed class LevelModelTests
             // From the partner copy of 40: first step at 1.5, exits at 7.0 after one more periodic checkpoint.
             new(1.5, 40, 7.0, null, "partner", [Local(3.0, 50), new(6.8, 60, "final", 0.2, "global")]),
         ];
-        var trial = new LevelTrial(config, 0, launches, MakespanSeconds: 20);
+        var trial = new LevelTrial(config, 0, launches, MakespanSeconds: 20, Steps: 60);
 
         // Result: launch 3 (7.0 - 1.5 - 0.1) + launch 2 up to its commit of 40 (5.0 - 2.0 - 0.1)
         // + launch 1 up to its commit of 20 (3.0 - 1.0 - 0.5) + launch 1's start-up 1.0; its local 30 was lost.
@@ -118,7 +118,7 @@ public sealed class LevelModelTests
             new(1.0, 0, 2.5, new NodeFailure(2.5, [0]), null, []),           // committed step 23 just before the kill, no event
             new(1.5, 23, 6.0, null, "partner", [new(5.9, 73, "final", 0.2, "global")]),
         ];
-        var trial = new LevelTrial(config, 0, launches, MakespanSeconds: 8.6);
+        var trial = new LevelTrial(config, 0, launches, MakespanSeconds: 8.6, Steps: 73);
         Assert.That(trial.WorkSeconds, Is.EqualTo((6.0 - 1.5) + (2.5 - 1.0) + 1.0).Within(1e-12));
     }
 

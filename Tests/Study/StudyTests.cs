@@ -140,11 +140,7 @@ public sealed class QuickStudyTests
     [Test]
     public void Png_is_a_real_image_of_the_plot_size()
     {
-        byte[] png = File.ReadAllBytes(_dir["out/study.png"]);
-        Assert.That(png.AsSpan(0, 8).ToArray(), Is.EqualTo(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), "PNG signature");
-        Assert.That(png.Length, Is.GreaterThan(10_000), "a plot with points, a curve and labels");
-        int width = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), height = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20));
-        Assert.That((width, height), Is.EqualTo((1100, 700)), "IHDR size");
+        AssertPlot(_dir["out/study.png"]);
         Assert.That(File.ReadAllText(_dir["out/plot/study.gp"]), Does.Contain("Young").And.Contain("Daly"));
     }
 
@@ -158,6 +154,16 @@ public sealed class QuickStudyTests
         Assert.That(_stdout, Does.Contain($"Daly             = {OptimalInterval.Daly(c, m).ToString("F2", CultureInfo.InvariantCulture)} s: model waste"));
         Assert.That(_stdout, Does.Match(@"Measured best    = [\d.]+ s: measured waste -?[\d.]+ %"));
         Assert.That(File.ReadAllText(_dir["out/summary.txt"]), Is.EqualTo(_stdout));
+    }
+
+    /// <summary>A PNG gnuplot drew: the signature, 1100 x 700 pixels in its IHDR, more than 10 kB (points, curves, labels).</summary>
+    internal static void AssertPlot(string path)
+    {
+        byte[] png = File.ReadAllBytes(path);
+        Assert.That(png.AsSpan(0, 8).ToArray(), Is.EqualTo(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), "PNG signature");
+        Assert.That(png.Length, Is.GreaterThan(10_000), "a plot with points, a curve and labels");
+        int width = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), height = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20));
+        Assert.That((width, height), Is.EqualTo((1100, 700)), "IHDR size");
     }
 
     private JsonElement Reader(string name)
@@ -247,6 +253,6 @@ public sealed class StudyUnitTests
 
         using var help = Job.Start(Path.Combine(Repo.Root, "mpi-run.sh"), ["study", "--help"]);
         help.ExpectExit(0, TimeSpan.FromMinutes(3));
-        Assert.That(help.Stdout, Does.Contain("--intervals").And.Contain("--mtbf").And.Contain("--quick"));
+        Assert.That(help.Stdout, Does.Contain("--intervals").And.Contain("--mtbf").And.Contain("--quick").And.Contain("--compare-levels").And.Contain("--double-fraction"));
     }
 }

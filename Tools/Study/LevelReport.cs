@@ -130,7 +130,7 @@ internal sealed class LevelReport
             Nodes = _settings.Nodes,
             Ranks = _settings.Ranks,
             Particles = _settings.Particles,
-            Steps = _measured.Steps,
+            Steps = t.Steps,
             StepSeconds = _measured.StepSeconds,
             Seed = _settings.Seed,
             KillTimesSeconds = string.Join(",", t.Launches.Where(l => l.Failure is not null).Select(l => l.Failure!.AtSeconds.ToString("F3", s_invariant))),
@@ -210,7 +210,7 @@ internal sealed class LevelReport
         var s = new StringBuilder();
         string Pct(double x) => (100 * x).ToString("F1", s_invariant) + " %";
         s.AppendLine(string.Create(s_invariant,
-            $"Level comparison: NBody {_settings.Particles} particles, {_settings.Ranks} ranks on {_settings.Nodes} pseudo-nodes, {_measured.Steps} steps, M = {_settings.MtbfSeconds:0.###} s, " +
+            $"Level comparison: NBody {_settings.Particles} particles, {_settings.Ranks} ranks on {_settings.Nodes} pseudo-nodes, {StepsText()} steps, M = {_settings.MtbfSeconds:0.###} s, " +
             $"{100 * _settings.DoubleFraction:0.#} % of failures take two neighbouring nodes, {_configs.Count} configurations x {_settings.Trials} trials, seed {_settings.Seed}{(_settings.Quick ? " (--quick)" : "")}"));
         s.AppendLine(string.Create(s_invariant,
             $"Measured: step {1000 * _measured.StepSeconds:F2} ms; work {_trials.Average(t => t.WorkSeconds):F2} s (mean over the trials)"));
@@ -246,13 +246,30 @@ internal sealed class LevelReport
         s.AppendLine(string.Create(s_invariant,
             $"Less waste: {(multiWins ? "multi-level" : "global-only")}, {Pct(Math.Min(bestMulti.Mean, bestGlobal.Mean))} against {Pct(Math.Max(bestMulti.Mean, bestGlobal.Mean))} (best of each; " +
             $"the models at their optima: multi-level {Pct(waste)}, global-only {Pct(ModelWaste(false, SingleOptimum, 1))})"));
+        // Noise: the standard error of a configuration's mean, and the paired difference (trial k meets the same failures).
+        double standardError = per.Select(p => p.Sd).Order().ElementAt(per.Count / 2) / Math.Sqrt(_settings.Trials);
+        var atOptimum = per.Where(p => p.Config.Multi).MinBy(p => Distance(p.Config.Interval, p.Config.GlobalEvery, tau, k)).Config;
+        var atDaly = per.Where(p => !p.Config.Multi).MinBy(p => Math.Abs(Math.Log(p.Config.Interval / Daly))).Config;
+        double[] paired = [.. _trials.Where(t => t.Config == atOptimum).OrderBy(t => t.Trial)
+            .Zip(_trials.Where(t => t.Config == atDaly).OrderBy(t => t.Trial), (m, g) => m.Waste - g.Waste)];
+        double pairedMean = paired.Average();
+        double pairedSd = paired.Length > 1 ? Math.Sqrt(paired.Sum(d => (d - pairedMean) * (d - pairedMean)) / (paired.Length - 1)) : double.NaN;
+        s.AppendLine(string.Create(s_invariant,
+            $"Paired by trial (same failures): multi-level at tau {atOptimum.Interval:0.###} s, K {atOptimum.GlobalEvery} minus global-only at {atDaly.Interval:0.###} s: " +
+            $"{100 * pairedMean:+0.0;-0.0} points (sd {100 * pairedSd:F1} over {paired.Length} trials)"));
+        s.AppendLine(string.Create(s_invariant,
+            $"Noise: the standard error of a configuration's mean is about {100 * standardError:F1} points (median sd / sqrt({_settings.Trials}))"));
         double toMoody = Distance(bestMulti.Config.Interval, bestMulti.Config.GlobalEvery, tau, k);
         double toYoungDaly = Distance(bestMulti.Config.Interval, bestMulti.Config.GlobalEvery, ydTau, ydK);
         s.AppendLine(string.Create(s_invariant,
             $"The measured multi-level best is {(toMoody <= toYoungDaly ? "nearer the two-level model's optimum" : "nearer per-level Young/Daly")} " +
-            $"(log distance in (tau, K): {toMoody:F2} to the two-level optimum, {toYoungDaly:F2} to per-level Young/Daly)"));
+            $"(log distance in (tau, K): {toMoody:F2} to the two-level optimum, {toYoungDaly:F2} to per-level Young/Daly); " +
+            $"{(Math.Abs(bestMulti.Mean - per.First(p => p.Config == atOptimum).Mean) < 2 * standardError ? "within the noise of the measured waste at the two-level optimum" : "more than two standard errors below the measured waste at the two-level optimum")}"));
         return s.ToString();
     }
+
+    /// <summary>The rounds' steps: "383" or "383/191/540" (trial 1, 2, ...).</summary>
+    private string StepsText() => string.Join("/", _trials.GroupBy(t => t.Trial).OrderBy(g => g.Key).Select(g => g.First().Steps.ToString(s_invariant)));
 
     /// <summary>sqrt(ln(tau/tau')^2 + ln(K/K')^2): how far apart two (tau, K) points are, as ratios.</summary>
     internal static double Distance(double tau, int k, double otherTau, int otherK) =>

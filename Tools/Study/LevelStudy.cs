@@ -30,10 +30,8 @@ internal static class LevelStudy
         {
             var runner = new NBodyRunner(settings, runs, progress);
             Measurements measured = runner.Calibrate();
-            if (settings.MtbfSeconds <= 1.5 * measured.RestartSeconds)
+            if (!StudyMain.MtbfCoversRestarts(settings, measured))
             {
-                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"error: --mtbf {settings.MtbfSeconds:0.###} s is too short for the measured restart cost R = {measured.RestartSeconds:F2} s: most restarts would be killed before they resume. Use --mtbf {Math.Ceiling(4 * measured.RestartSeconds)} or more."));
                 return ExitCodes.Usage;
             }
 

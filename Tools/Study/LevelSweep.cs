@@ -49,7 +49,8 @@ internal sealed record LevelLaunch(
 }
 
 /// <summary>One trial: a configuration run to the end under the trial's node failures.</summary>
-internal sealed record LevelTrial(LevelConfig Config, int Trial, IReadOnlyList<LevelLaunch> Launches, double MakespanSeconds)
+/// <param name="Steps">The fixed work of this trial's round (every configuration of a round does the same steps).</param>
+internal sealed record LevelTrial(LevelConfig Config, int Trial, IReadOnlyList<LevelLaunch> Launches, double MakespanSeconds, long Steps)
 {
     public int Failures => Launches.Count(l => l.Failure is not null);
 
@@ -150,13 +151,24 @@ internal sealed partial class LevelSweep(NBodyRunner runner, Measurements measur
         var settings = runner.Settings;
         var results = new List<LevelTrial>();
         int total = configs.Count * settings.Trials, done = 0;
+        long steps = measured.Steps;
         for (int trial = 0; trial < settings.Trials; trial++)
         {
+            if (trial > 0)
+            {
+                // The machine's speed drifts by several times within minutes: each round re-aims the work at --work
+                // seconds with the step time the last round measured (its work, less one start-up, per step).
+                double step = results.TakeLast(configs.Count).Average(t => Math.Max(0.05 * t.WorkSeconds, t.WorkSeconds - measured.StartupSeconds) / t.Steps);
+                steps = Math.Max(10, (long)Math.Round(settings.WorkSeconds / step));
+                progress.Say(string.Create(CultureInfo.InvariantCulture,
+                    $"trial {trial + 1}/{settings.Trials}: {steps} steps for every configuration (step {1000 * step:F1} ms in the last round)"));
+            }
+
             foreach (LevelConfig config in configs)
             {
                 done++;
                 string label = string.Create(CultureInfo.InvariantCulture, $"run {done}/{total}: {config.Label}, trial {trial + 1}/{settings.Trials}");
-                LevelTrial result = RunTrial(config, trial, label);
+                LevelTrial result = RunTrial(config, trial, steps, label);
                 progress.Say(string.Create(CultureInfo.InvariantCulture,
                     $"{label}: done in {result.MakespanSeconds:F1} s, {result.Failures} failure(s) ({result.DoubleFailures} double), " +
                     $"restarts local {result.Restarts("local")} partner {result.Restarts("partner")} global {result.Restarts("global")}, " +
@@ -168,7 +180,7 @@ internal sealed partial class LevelSweep(NBodyRunner runner, Measurements measur
         return results;
     }
 
-    private LevelTrial RunTrial(LevelConfig config, int trial, string label)
+    private LevelTrial RunTrial(LevelConfig config, int trial, long steps, string label)
     {
         var settings = runner.Settings;
         string name = string.Create(CultureInfo.InvariantCulture, $"{config.DirectoryName}-trial-{trial + 1}");
@@ -183,7 +195,7 @@ internal sealed partial class LevelSweep(NBodyRunner runner, Measurements measur
             while (true)
             {
                 NodeFailure failure = schedule.Next();
-                using MpiJob job = Launch(directory, local, config);
+                using MpiJob job = Launch(directory, local, config, steps);
                 bool exited = job.WaitForExit(TimeSpan.FromSeconds(failure.AtSeconds));
                 if (!exited)
                 {
@@ -235,12 +247,12 @@ internal sealed partial class LevelSweep(NBodyRunner runner, Measurements measur
             File.Delete(snapshot); // metrics.jsonl stays; the snapshots are only disk space now
         }
 
-        return new LevelTrial(config, trial, launches, makespan);
+        return new LevelTrial(config, trial, launches, makespan, steps);
     }
 
     /// <summary>Launches one run of <paramref name="config"/>: NBody on the study's pseudo-nodes, the fixed steps.</summary>
-    private MpiJob Launch(string directory, string? local, LevelConfig config) =>
-        runner.Launch(directory, measured.Steps, LevelArguments(config, local, "--report-every", "0"));
+    private MpiJob Launch(string directory, string? local, LevelConfig config, long steps) =>
+        runner.Launch(directory, steps, LevelArguments(config, local, "--report-every", "0"));
 
     /// <summary>The checkpoint flags of <paramref name="config"/>: the interval, and for multi-level the local directory (one per node, %N) and K.</summary>
     public static string[] LevelArguments(LevelConfig config, string? local, params string[] more) =>

@@ -30,7 +30,7 @@ var compareLevels = new Option<bool>("--compare-levels")
 {
     Description = "Instead of the interval sweep: global-only checkpoints against local + partner + global every K, under node failures at the same " +
         "seeded times and M, each swept around its model's optimum (Young/Daly; the two-level model of Moody et al., SC10). Writes DIR/levels.parquet, " +
-        "DIR/levels.png and DIR/summary.txt [quick 4096 particles, M = 8 s, work 5 s, 2 trials; default 8192, M = 20 s, work 12 s, 3 trials]",
+        "DIR/levels.png and DIR/summary.txt [quick 4096 particles, M = 8 s, work 5 s, 2 trials; default 8192, M = 10 s, work 20 s, 3 trials]",
 };
 var nodes = new Option<int>("--nodes") { Description = "With --compare-levels: pseudo-nodes on this host (mpirun MPMD, COORDINATED_NODE) [2]", HelpName = "N", CustomParser = r => OptionParsers.Count32(r, min: 2, max: 64) };
 var doubleFraction = new Option<double>("--double-fraction")
@@ -45,7 +45,8 @@ var command = new RootCommand(
     "Checkpoint-interval study: measures the checkpoint cost C, the restart cost R and the step time of NBody, then runs a " +
     "fixed amount of work at several checkpoint intervals under real kill -9 failures at exponential times (mean M), " +
     "restarting from the newest snapshot until done, and compares the measured waste with the model and with Young's and " +
-    "Daly's intervals. Writes DIR/study.parquet, DIR/study.png and DIR/summary.txt. Exit 0 done, 64 bad arguments, 69 a tool is missing, 1 a run failed.")
+    "Daly's intervals. Writes DIR/study.parquet, DIR/study.png and DIR/summary.txt. With --compare-levels: global-only against " +
+    "multi-level checkpoints under node failures instead (DIR/levels.parquet, DIR/levels.png). Exit 0 done, 64 bad arguments, 69 a tool is missing, 1 a run failed.")
 {
     quick, output, ranks, particles, mtbf, intervals, trials, work, seed, nbody, compareLevels, nodes, doubleFraction, localDir,
 };
@@ -218,10 +219,8 @@ namespace Coordinated.Study
                 Directory.CreateDirectory(runs);
                 var runner = new NBodyRunner(settings, runs, progress);
                 Measurements measured = runner.Calibrate();
-                if (settings.MtbfSeconds <= 1.5 * measured.RestartSeconds)
+                if (!MtbfCoversRestarts(settings, measured))
                 {
-                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"error: --mtbf {settings.MtbfSeconds:0.###} s is too short for the measured restart cost R = {measured.RestartSeconds:F2} s: most restarts would be killed before they resume. Use --mtbf {Math.Ceiling(4 * measured.RestartSeconds)} or more."));
                     return ExitCodes.Usage;
                 }
 
@@ -249,6 +248,19 @@ namespace Coordinated.Study
                 Console.Error.WriteLine($"error: {e.Message}");
                 return ExitCodes.Failure;
             }
+        }
+
+        /// <summary>False, with the error on stderr, when M is so short for the measured R that most restarts would be killed.</summary>
+        internal static bool MtbfCoversRestarts(StudySettings settings, Measurements measured)
+        {
+            if (settings.MtbfSeconds > 1.5 * measured.RestartSeconds)
+            {
+                return true;
+            }
+
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"error: --mtbf {settings.MtbfSeconds:0.###} s is too short for the measured restart cost R = {measured.RestartSeconds:F2} s: most restarts would be killed before they resume. Use --mtbf {Math.Ceiling(4 * measured.RestartSeconds)} or more."));
+            return false;
         }
 
         /// <summary>Rounds to two significant digits (0.1372 -> 0.14, 13.72 -> 14).</summary>

@@ -58,9 +58,9 @@ internal sealed record StudySettings
         DoubleFraction = 0.2,
         LocalBase = localBase,
         Particles = basis.Quick ? 4096 : 8192,
-        MtbfSeconds = basis.Quick ? 8 : 20,
+        MtbfSeconds = basis.Quick ? 8 : 10,
         Trials = basis.Quick ? 2 : 3,
-        WorkSeconds = basis.Quick ? 5 : 12,
+        WorkSeconds = basis.Quick ? 5 : 20,
         Repeats = 2,
     };
 
