@@ -268,8 +268,10 @@ internal sealed class LevelReport
         return s.ToString();
     }
 
-    /// <summary>The rounds' steps: "383" or "383/191/540" (trial 1, 2, ...).</summary>
-    private string StepsText() => string.Join("/", _trials.GroupBy(t => t.Trial).OrderBy(g => g.Key).Select(g => g.First().Steps.ToString(s_invariant)));
+    /// <summary>The runs' steps: "383" or "191-540".</summary>
+    private string StepsText() => _trials.Min(t => t.Steps) == _trials.Max(t => t.Steps)
+        ? _trials[0].Steps.ToString(s_invariant)
+        : string.Create(s_invariant, $"{_trials.Min(t => t.Steps)}-{_trials.Max(t => t.Steps)}");
 
     /// <summary>sqrt(ln(tau/tau')^2 + ln(K/K')^2): how far apart two (tau, K) points are, as ratios.</summary>
     internal static double Distance(double tau, int k, double otherTau, int otherK) =>

@@ -49,7 +49,7 @@ internal sealed record LevelLaunch(
 }
 
 /// <summary>One trial: a configuration run to the end under the trial's node failures.</summary>
-/// <param name="Steps">The fixed work of this trial's round (every configuration of a round does the same steps).</param>
+/// <param name="Steps">The work of this run in steps (aimed at --work seconds with the step time of the run before).</param>
 internal sealed record LevelTrial(LevelConfig Config, int Trial, IReadOnlyList<LevelLaunch> Launches, double MakespanSeconds, long Steps)
 {
     public int Failures => Launches.Count(l => l.Failure is not null);
@@ -154,20 +154,22 @@ internal sealed partial class LevelSweep(NBodyRunner runner, Measurements measur
         long steps = measured.Steps;
         for (int trial = 0; trial < settings.Trials; trial++)
         {
-            if (trial > 0)
+            // Every other round runs the configurations in reverse, so a drift of the machine's speed over a round
+            // does not always favour the same ones.
+            foreach (LevelConfig config in trial % 2 == 0 ? configs : configs.Reverse())
             {
-                // The machine's speed drifts by several times within minutes: each round re-aims the work at --work
-                // seconds with the step time the last round measured (its work, less one start-up, per step).
-                double step = results.TakeLast(configs.Count).Average(t => Math.Max(0.05 * t.WorkSeconds, t.WorkSeconds - measured.StartupSeconds) / t.Steps);
-                steps = Math.Max(10, (long)Math.Round(settings.WorkSeconds / step));
-                progress.Say(string.Create(CultureInfo.InvariantCulture,
-                    $"trial {trial + 1}/{settings.Trials}: {steps} steps for every configuration (step {1000 * step:F1} ms in the last round)"));
-            }
+                if (results.Count > 0)
+                {
+                    // The machine's speed drifts by several times within minutes: each run re-aims the work at --work
+                    // seconds with the step time the run before measured (its work, less one start-up, per step), so
+                    // that every run is exposed to the failures for about as long.
+                    LevelTrial last = results[^1];
+                    double step = Math.Max(0.05 * last.WorkSeconds, last.WorkSeconds - measured.StartupSeconds) / last.Steps;
+                    steps = Math.Max(10, (long)Math.Round(settings.WorkSeconds / step));
+                }
 
-            foreach (LevelConfig config in configs)
-            {
                 done++;
-                string label = string.Create(CultureInfo.InvariantCulture, $"run {done}/{total}: {config.Label}, trial {trial + 1}/{settings.Trials}");
+                string label = string.Create(CultureInfo.InvariantCulture, $"run {done}/{total}: {config.Label}, trial {trial + 1}/{settings.Trials}, {steps} steps");
                 LevelTrial result = RunTrial(config, trial, steps, label);
                 progress.Say(string.Create(CultureInfo.InvariantCulture,
                     $"{label}: done in {result.MakespanSeconds:F1} s, {result.Failures} failure(s) ({result.DoubleFailures} double), " +
