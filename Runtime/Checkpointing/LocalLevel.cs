@@ -7,9 +7,10 @@ namespace Coordinated.Checkpointing;
 
 /// <summary>
 /// The local and partner checkpoint levels (--checkpoint-local-dir, docs/MULTILEVEL.md). At a local checkpoint every
-/// rank encodes its part of the registered state (<see cref="LocalFile.EncodePart"/>) and one MPI_Alltoallv sends it
-/// both to its node's leader and to the leader of its partner node (the next node in the ring): a gather on the node
-/// and the partner copy in one collective, without a second copy through the leader. Each leader writes its node's
+/// rank checksums its part of the registered state (<see cref="LocalFile.EncodePartHeader"/>) and MPI_Alltoallv sends
+/// the header and then each array's bytes, straight from the state, both to its node's leader and to the leader of its
+/// partner node (the next node in the ring): the gather on the node and the partner copy in one collective per array,
+/// with no copy into a send buffer; the leader writes its own ranks' bytes directly. Each leader writes its node's
 /// file and the partner copy into its node-local directory (temporary, then rename; no fsync on tmpfs), and one
 /// agreement decides: committed only when every node has both. Restart (<see cref="Choose"/>, <see cref="Load"/>):
 /// the leaders list and verify what they hold, one allgather tells everyone, and the newest step that every rank's
@@ -23,6 +24,7 @@ internal sealed class LocalLevel
     private readonly int _keep;
     private readonly bool _tmpfs;
     private readonly List<long> _committed = [];
+    private readonly HashSet<string> _verified = new(StringComparer.Ordinal); // leader: the files Choose verified
 
     private LocalLevel(Communicator comm, string app, NodeLayout nodes, string directory, bool partner, int keep, bool tmpfs, bool enabled)
     {
@@ -114,30 +116,42 @@ internal sealed class LocalLevel
     internal CommitOutcome Write(SnapshotContent content, long step, Trigger trigger, double agreeSeconds, double? stageSeconds)
     {
         var total = Stopwatch.StartNew();
-        byte[] blob = [];
-        string? failure = Phases.Agree(_comm, "encoding the local checkpoint", Phases.Run(() => blob = LocalFile.EncodePart(content, _comm.Rank, step)));
+        byte[] header = [];
+        string? failure = Phases.Agree(_comm, "checksums of the local checkpoint", Phases.Run(() => header = LocalFile.EncodePartHeader(content, _comm.Rank, step)));
         var timings = new SnapshotWriter.WriteTimings { Bytes = content.Bytes };
         string ownName = LocalFile.Name(_app, step, Nodes.RanksOfNode[Nodes.Node], _comm.Size, partner: false);
         if (failure is null)
         {
-            long[] lengths = _comm.Allgather((long)blob.Length);
-            failure = TooLarge(lengths);
+            // Column 0: every rank's part header; column c: the bytes of array c - 1. Everyone learns every length.
+            int columns = content.Arrays.Count + 1;
+            long[] mine = [header.Length, .. content.Arrays.Select(a => (long)a.Bytes.Length)];
+            long[] lengths = new long[_comm.Size * columns];
+            _comm.Allgatherv<long>(mine, lengths, Enumerable.Repeat(columns, _comm.Size).ToArray(), Enumerable.Range(0, _comm.Size).Select(r => r * columns).ToArray());
+            failure = TooLarge(lengths, columns);
             if (failure is null)
             {
-                var write = Stopwatch.StartNew();
-                byte[] received = Exchange(blob, lengths, out int[] offsets);
+                var received = new byte[columns][];
+                var offsets = new int[columns][];
+                received[0] = Exchange(header, r => lengths[r * columns], out offsets[0]);
+                for (int c = 1; c < columns; c++)
+                {
+                    int column = c;
+                    received[c] = Exchange(content.Arrays[c - 1].Bytes, r => lengths[(r * columns) + column], out offsets[c]);
+                }
+
                 Exception? error = null;
                 double flush = 0;
                 if (IsLeader)
                 {
-                    error = Phases.Run(() => flush = WriteFiles(content, step, received, offsets, lengths));
+                    var parts = new Parts(content, header, received, offsets, lengths, columns, _comm.Rank);
+                    error = Phases.Run(() => flush = WriteFiles(content, step, parts));
                     if (error is not null)
                     {
                         error = new IOException($"writing the local checkpoint in {Directory} on node {NodeName}: {error.Message}");
                     }
                 }
 
-                timings.WriteSeconds = write.Elapsed.TotalSeconds - flush;
+                timings.WriteSeconds = total.Elapsed.TotalSeconds - flush; // checksums, exchange, write
                 timings.FlushSeconds = flush;
                 failure = Phases.Agree(_comm, null, error);
             }
@@ -170,44 +184,66 @@ internal sealed class LocalLevel
     /// <summary>After a restore from the local level: that step counts as committed for the retention. Local.</summary>
     internal void Restored(long step) => _committed.Add(step);
 
-    private string? TooLarge(long[] lengths)
+    /// <summary>Why the exchange cannot be done (MPI counts are 32-bit), or null. Same on every rank.</summary>
+    private string? TooLarge(long[] lengths, int columns)
     {
+        for (int r = 0; r < _comm.Size; r++)
+        {
+            long part = Enumerable.Range(0, columns).Sum(c => lengths[(r * columns) + c]);
+            if (part > int.MaxValue - 64)
+            {
+                return $"rank {r}'s part is {RuntimeLog.FormatBytes(part)}; the local level holds at most 2 GiB per rank";
+            }
+        }
+
         for (int node = 0; node < Nodes.Count; node++)
         {
-            long bytes = Nodes.RanksOfNode[node].Sum(r => lengths[r]) + (Partner ? Nodes.RanksOfNode[Nodes.PartnerSourceOf(node)].Sum(r => lengths[r]) : 0);
-            if (bytes > int.MaxValue)
+            int[] sources = [.. Nodes.RanksOfNode[node], .. Partner ? Nodes.RanksOfNode[Nodes.PartnerSourceOf(node)] : []];
+            for (int c = 0; c < columns; c++)
             {
-                return $"node {Nodes.Names[node]} would receive {RuntimeLog.FormatBytes(bytes)} for its local and partner copies; the local level handles at most 2 GiB per node";
+                long bytes = sources.Sum(r => lengths[(r * columns) + c]);
+                if (bytes > int.MaxValue)
+                {
+                    return $"node {Nodes.Names[node]} would receive {RuntimeLog.FormatBytes(bytes)} of one array for its local and partner copies; the local level handles at most 2 GiB per array and node";
+                }
             }
         }
 
         return null;
     }
 
-    /// <summary>One MPI_Alltoallv: each rank's part goes to its node's leader and to its partner node's leader. Collective.</summary>
-    private byte[] Exchange(byte[] blob, long[] lengths, out int[] offsets)
+    /// <summary>
+    /// One MPI_Alltoallv: <paramref name="data"/> goes to this node's leader (unless this rank is the leader: it writes
+    /// its own bytes directly) and to the partner node's leader. Returns what this rank received (leaders only), at
+    /// <paramref name="offsets"/> by source rank. Collective.
+    /// </summary>
+    private byte[] Exchange(ReadOnlySpan<byte> data, Func<int, long> length, out int[] offsets)
     {
         int size = _comm.Size;
         int[] sendCounts = new int[size], sendDispls = new int[size], receiveCounts = new int[size];
         offsets = new int[size];
-        sendCounts[Nodes.Leader(Nodes.Node)] = blob.Length;
+        if (!IsLeader)
+        {
+            sendCounts[Nodes.Leader(Nodes.Node)] = data.Length;
+        }
+
         if (Partner)
         {
-            sendCounts[Nodes.Leader(Nodes.PartnerOf(Nodes.Node))] = blob.Length;
+            sendCounts[Nodes.Leader(Nodes.PartnerOf(Nodes.Node))] = data.Length;
         }
 
         if (IsLeader)
         {
-            foreach (int r in Nodes.RanksOfNode[Nodes.Node])
+            foreach (int r in Nodes.RanksOfNode[Nodes.Node].Where(r => r != _comm.Rank))
             {
-                receiveCounts[r] = (int)lengths[r];
+                receiveCounts[r] = (int)length(r);
             }
 
             if (Partner)
             {
                 foreach (int r in Nodes.RanksOfNode[Nodes.PartnerSourceOf(Nodes.Node)])
                 {
-                    receiveCounts[r] = (int)lengths[r];
+                    receiveCounts[r] = (int)length(r);
                 }
             }
         }
@@ -220,12 +256,37 @@ internal sealed class LocalLevel
         }
 
         byte[] received = GC.AllocateUninitializedArray<byte>(at);
-        _comm.Alltoallv<byte>(blob, sendCounts, sendDispls, received, receiveCounts, offsets);
+        _comm.Alltoallv(data, sendCounts, sendDispls, received, receiveCounts, offsets);
         return received;
     }
 
+    /// <summary>Where each rank's part is on the leader: its own in the state itself, the others' in the exchanged columns.</summary>
+    private sealed class Parts(SnapshotContent content, byte[] header, byte[][] received, int[][] offsets, long[] lengths, int columns, int self)
+    {
+        internal long Length(int rank) => Enumerable.Range(0, columns).Sum(c => lengths[(rank * columns) + c]);
+
+        internal void Write(Stream stream, int rank)
+        {
+            if (rank == self)
+            {
+                stream.Write(header);
+                foreach (StateArray array in content.Arrays)
+                {
+                    stream.Write(array.Bytes);
+                }
+
+                return;
+            }
+
+            for (int c = 0; c < columns; c++)
+            {
+                stream.Write(received[c].AsSpan(offsets[c][rank], (int)lengths[(rank * columns) + c]));
+            }
+        }
+    }
+
     /// <summary>The leader writes its node's file and the partner copy; returns the seconds spent in fsync. Local.</summary>
-    private double WriteFiles(SnapshotContent content, long step, byte[] received, int[] offsets, long[] lengths)
+    private double WriteFiles(SnapshotContent content, long step, Parts parts)
     {
         FaultInjection.At("local-write", _comm.Rank, step);
         if (FaultInjection.Fails("local-full", _comm.Rank, step))
@@ -235,22 +296,31 @@ internal sealed class LocalLevel
 
         string parameters = LocalFile.Parameters(content.Parameters);
         string names = string.Join(",", content.Arrays.Select(a => a.Name));
+        System.IO.Directory.CreateDirectory(Directory); // again, in case it was removed while the run went on
         var flush = new Stopwatch();
         void One(int node, bool partner)
         {
             int[] ranks = Nodes.RanksOfNode[node];
             string name = LocalFile.Name(_app, step, ranks, _comm.Size, partner);
             string temporary = Path.Combine(Directory, "." + name + ".tmp");
-            var parts = ranks.Select(r => (ReadOnlyMemory<byte>)received.AsMemory(offsets[r], (int)lengths[r])).ToList();
-            LocalFile.Write(temporary, new LocalFile.Header(_app, step, content.RestartCount, _comm.Size, ranks, parameters, names), parts, fsync: false);
-            if (!_tmpfs)
+            try
             {
-                flush.Start();
-                DurableFiles.FlushFile(temporary);
-                flush.Stop();
-            }
+                var header = new LocalFile.Header(_app, step, content.RestartCount, _comm.Size, ranks, parameters, names);
+                LocalFile.Write(temporary, header, [.. ranks.Select(parts.Length)], (stream, i) => parts.Write(stream, ranks[i]));
+                if (!_tmpfs)
+                {
+                    flush.Start();
+                    DurableFiles.FlushFile(temporary);
+                    flush.Stop();
+                }
 
-            File.Move(temporary, Path.Combine(Directory, name), overwrite: true);
+                File.Move(temporary, Path.Combine(Directory, name), overwrite: true);
+            }
+            catch
+            {
+                TryDelete("." + name + ".tmp"); // a full disk gets its space back
+                throw;
+            }
         }
 
         One(Nodes.Node, partner: false);
@@ -374,19 +444,26 @@ internal sealed class LocalLevel
                         : header.StateNames != names ? $"other state [{header.StateNames}], this run registers [{names}]"
                         : header.Step != parsed.Step || !header.Ranks.SequenceEqual(parsed.Ranks) ? "its header does not match its name"
                         : null;
+                    if (mismatch is null)
+                    {
+                        _verified.Add(name);
+                    }
+
                     lines.Add(mismatch is null
                         ? $"F\t{parsed.Step}\t{NodeLayout.Ranges(parsed.Ranks, "_")}\t{name}"
-                        : $"X\t{parsed.Step}\t{mismatch}");
+                        : $"X\t{parsed.Step}\t{OneLine(mismatch)}");
                 }
-                catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+                catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    lines.Add($"C\t{parsed.Step}\t{NodeLayout.Ranges(parsed.Ranks, "_")}\t{Path.Combine(Directory, name)} on node {NodeName}: {e.Message}");
+                    // Damage can surface as any exception of the decoder (a bad length prefix is a FormatException):
+                    // every one is reported, none may escape, or the other ranks would wait in the allgather below.
+                    lines.Add($"C\t{parsed.Step}\t{NodeLayout.Ranges(parsed.Ranks, "_")}\t{Path.Combine(Directory, name)} on node {NodeName}: {OneLine(e.Message)}");
                 }
             }
         }
 
         string[] all = StateRegistry.GatherStrings(_comm, string.Join('\n', lines));
-        var held = new Dictionary<long, List<(int Node, int[] Ranks)>>();
+        var held = new Dictionary<long, List<(int Node, int[] Ranks, bool Partner)>>();
         var corrupt = new List<(long Step, int[] Ranks, string Text)>();
         var foreign = new SortedSet<string>(StringComparer.Ordinal);
         for (int r = 0; r < all.Length; r++)
@@ -398,7 +475,7 @@ internal sealed class LocalLevel
                 switch (f[0])
                 {
                     case "F":
-                        (held.TryGetValue(step, out var list) ? list : held[step] = []).Add((Nodes.NodeOfRank[r], NodeLayout.ParseRanges(f[2])!));
+                        (held.TryGetValue(step, out var list) ? list : held[step] = []).Add((Nodes.NodeOfRank[r], NodeLayout.ParseRanges(f[2])!, LocalFile.ParseName(f[3])?.Partner ?? false));
                         break;
                     case "C":
                         corrupt.Add((step, NodeLayout.ParseRanges(f[2])!, f[3]));
@@ -412,23 +489,25 @@ internal sealed class LocalLevel
 
         long best = -1;
         int[] holder = [];
+        bool[] fromPartnerCopy = [];
         foreach (long step in held.Keys.OrderDescending())
         {
             int[] candidate = Enumerable.Repeat(-1, _comm.Size).ToArray();
-            foreach (var (node, ranks) in held[step].OrderBy(h => h.Node))
+            bool[] kind = new bool[_comm.Size];
+            foreach (var (node, ranks, partner) in held[step].OrderBy(h => h.Node))
             {
                 foreach (int rank in ranks)
                 {
                     if (rank < _comm.Size && (candidate[rank] < 0 || node == Nodes.NodeOfRank[rank]))
                     {
-                        candidate[rank] = node;
+                        (candidate[rank], kind[rank]) = (node, partner);
                     }
                 }
             }
 
             if (candidate.All(n => n >= 0))
             {
-                (best, holder) = (step, candidate);
+                (best, holder, fromPartnerCopy) = (step, candidate, kind);
                 break;
             }
         }
@@ -442,7 +521,7 @@ internal sealed class LocalLevel
                 ? (Enabled ? "no local checkpoint found" : "the local directory cannot be used")
                 : foreign.Count > 0 && held.Count == 0
                     ? $"the local level is not usable: {string.Join("; ", foreign)}"
-                    : $"no complete local checkpoint: {MissingText(held)}; falling back to the global snapshot";
+                    : $"no complete local checkpoint: {MissingText(held, damaged: corrupt.Count > 0)}; falling back to the global snapshot";
             return null;
         }
 
@@ -459,13 +538,16 @@ internal sealed class LocalLevel
             return new Choice(best, holder, "local", $"every rank's part found on the node that runs it ({string.Join(", ", Nodes.Names)})");
         }
 
-        var groups = moved.GroupBy(r => (Running: Nodes.NodeOfRank[r], From: holder[r]))
-            .Select(g => $"node {Nodes.Names[g.Key.Running]} has no verified copy of {RanksText(g)} (node lost or replaced, or its file damaged); rebuilt from node {Nodes.Names[g.Key.From]}'s partner copy");
+        var groups = moved.GroupBy(r => (Running: Nodes.NodeOfRank[r], From: holder[r], Partner: fromPartnerCopy[r]))
+            .Select(g => $"node {Nodes.Names[g.Key.Running]} has no verified copy of {RanksText(g)} (node lost or replaced, or its file damaged); " +
+                $"rebuilt from node {Nodes.Names[g.Key.From]}'s {(g.Key.Partner ? "partner copy" : "copy")}");
         return new Choice(best, holder, "partner", string.Join("; ", groups));
     }
 
+    private static string OneLine(string text) => text.Replace('\n', ' ').Replace('\t', ' ').Replace('\r', ' ');
+
     /// <summary>Which ranks no node holds at the newest step seen, and which nodes (with their partners) that means were lost.</summary>
-    private string MissingText(Dictionary<long, List<(int Node, int[] Ranks)>> held)
+    private string MissingText(Dictionary<long, List<(int Node, int[] Ranks, bool Partner)>> held, bool damaged)
     {
         if (held.Count == 0)
         {
@@ -478,7 +560,7 @@ internal sealed class LocalLevel
         var lost = missing.Select(r => Nodes.NodeOfRank[r]).Distinct().Select(n => Partner
             ? $"node {Nodes.Names[n]} and its partner node {Nodes.Names[Nodes.PartnerOf(n)]}"
             : $"node {Nodes.Names[n]} (no partner copies)");
-        return $"{RanksText(missing)} missing on every node at step {newest}: {string.Join(", ", lost)} lost";
+        return $"{RanksText(missing)} missing on every node at step {newest}: {string.Join(", ", lost)} lost{(damaged ? " (or their files damaged)" : "")}";
     }
 
     /// <summary>"rank 2" or "ranks 4-7".</summary>
@@ -519,7 +601,7 @@ internal sealed class LocalLevel
                 var parts = new byte[size][];
                 foreach (var (name, parsed) in List())
                 {
-                    if (parsed.Step == choice.Step && parsed.Size == size && parsed.Ranks.Any(r => choice.Holder[r] == Nodes.Node && parts[r] is null))
+                    if (parsed.Step == choice.Step && _verified.Contains(name) && parsed.Ranks.Any(r => choice.Holder[r] == Nodes.Node && parts[r] is null))
                     {
                         var (header, bytes) = LocalFile.Read(Path.Combine(Directory, name), verify: false);
                         for (int i = 0; i < header.Ranks.Length; i++)
@@ -561,7 +643,6 @@ internal sealed class LocalLevel
         string? failure = Phases.Agree(_comm, "reading the local checkpoint", error);
         if (failure is not null)
         {
-            Array.Clear(sendCounts);
             return failure;
         }
 
@@ -585,7 +666,7 @@ internal sealed class LocalLevel
         }));
         if (failure is not null)
         {
-            return $"the part received from node {Nodes.Names[choice.Holder[_comm.Rank]]} is unusable: {failure}";
+            return $"a part moved from the node that holds it is unusable: {failure}";
         }
 
         Apply(part!, state);
