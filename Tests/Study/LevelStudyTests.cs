@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Coordinated.Checkpointing;
@@ -38,21 +37,9 @@ public sealed class QuickLevelStudyTests
     [OneTimeSetUp]
     public void RunTheQuickComparison()
     {
-        Requires.Tool("gnuplot", "apt-get install gnuplot-nox");
-        Requires.Tool("setsid", "apt-get install util-linux");
-        NodeReaders.EnsureInstalled();
         _dir = new TempDir();
-        var clock = Stopwatch.StartNew();
-        using var job = Job.Start("dotnet", [Repo.StudyDll, "--compare-levels", "--quick", "--out", _dir["out"], "--local-dir", _dir["node-local"]]);
-        _exitCode = job.WaitForExit(TimeSpan.FromMinutes(8));
-        _duration = clock.Elapsed;
-        _stdout = job.Stdout;
-        _stderr = job.Stderr;
-        TestContext.Progress.WriteLine($"quick level comparison: exit {_exitCode} after {_duration.TotalSeconds:F0} s\n{_stdout}");
-        if (File.Exists(_dir["out/levels.parquet"]))
-        {
-            _readers = NodeReaders.Read(_dir["out/levels.parquet"]).GetProperty("readers");
-        }
+        (_exitCode, _duration, _stdout, _stderr, _readers) = QuickStudyTests.RunStudy(
+            _dir["out/levels.parquet"], "--compare-levels", "--quick", "--out", _dir["out"], "--local-dir", _dir["node-local"]);
     }
 
     [OneTimeTearDown]

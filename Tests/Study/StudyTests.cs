@@ -30,21 +30,26 @@ public sealed class QuickStudyTests
     [OneTimeSetUp]
     public void RunTheQuickStudy()
     {
+        _dir = new TempDir();
+        (_exitCode, _duration, _stdout, _stderr, _readers) = RunStudy(_dir["out/study.parquet"], "--quick", "--out", _dir["out"]);
+    }
+
+    /// <summary>
+    /// Runs the study with <paramref name="args"/> (gnuplot, setsid and the readers required) and reads
+    /// <paramref name="parquet"/> with both readers when it was written.
+    /// </summary>
+    internal static (int ExitCode, TimeSpan Duration, string Stdout, string Stderr, JsonElement Readers) RunStudy(string parquet, params string[] args)
+    {
         Requires.Tool("gnuplot", "apt-get install gnuplot-nox");
         Requires.Tool("setsid", "apt-get install util-linux");
         NodeReaders.EnsureInstalled();
-        _dir = new TempDir();
         var clock = Stopwatch.StartNew();
-        using var job = Job.Start("dotnet", [Repo.StudyDll, "--quick", "--out", _dir["out"]]);
-        _exitCode = job.WaitForExit(TimeSpan.FromMinutes(8));
-        _duration = clock.Elapsed;
-        _stdout = job.Stdout;
-        _stderr = job.Stderr;
-        TestContext.Progress.WriteLine($"quick study: exit {_exitCode} after {_duration.TotalSeconds:F0} s\n{_stdout}");
-        if (File.Exists(_dir["out/study.parquet"]))
-        {
-            _readers = NodeReaders.Read(_dir["out/study.parquet"]).GetProperty("readers");
-        }
+        using var job = Job.Start("dotnet", [Repo.StudyDll, .. args]);
+        int exitCode = job.WaitForExit(TimeSpan.FromMinutes(8));
+        TimeSpan duration = clock.Elapsed;
+        TestContext.Progress.WriteLine($"study {string.Join(' ', args)}: exit {exitCode} after {duration.TotalSeconds:F0} s\n{job.Stdout}");
+        JsonElement readers = File.Exists(parquet) ? NodeReaders.Read(parquet).GetProperty("readers") : default;
+        return (exitCode, duration, job.Stdout, job.Stderr, readers);
     }
 
     [OneTimeTearDown]

@@ -5,7 +5,7 @@ using Coordinated.Checkpointing;
 namespace Coordinated.Study;
 
 /// <summary>The level comparison's outcome: levels.parquet (one row per trial), levels.png (gnuplot) and the summary.</summary>
-internal sealed class LevelReport
+internal sealed class LevelReport : IStudyReport
 {
     private static readonly CultureInfo s_invariant = CultureInfo.InvariantCulture;
 

@@ -41,13 +41,7 @@ internal static class LevelStudy
             progress.Say(why);
 
             List<LevelTrial> trials = sweep.Run(configs);
-            var report = new LevelReport(settings, measured, levels, configs, trials);
-            report.WriteParquet(Path.Combine(settings.OutDirectory, "levels.parquet"));
-            report.Plot(settings.OutDirectory, Path.Combine(settings.OutDirectory, "levels.png"));
-            string summary = report.Summary();
-            File.WriteAllText(Path.Combine(settings.OutDirectory, "summary.txt"), summary);
-            Console.Out.Write(summary);
-            progress.Say($"wrote {Path.Combine(settings.OutDirectory, "levels.parquet")}, levels.png and summary.txt in {progress.Elapsed.TotalMinutes:F1} minutes");
+            StudyMain.Write(new LevelReport(settings, measured, levels, configs, trials), settings.OutDirectory, "levels", progress);
             return ExitCodes.Success;
         }
         finally

@@ -234,12 +234,7 @@ namespace Coordinated.Study
                 var report = new Report(settings, measured, sweep, trials);
                 progress.Say(string.Create(CultureInfo.InvariantCulture,
                     $"over the whole study: C = {report.Cost:F3} s, R = {report.Restart:F2} s (the model and Young's and Daly's intervals below use these)"));
-                report.WriteParquet(Path.Combine(settings.OutDirectory, "study.parquet"));
-                report.Plot(settings.OutDirectory, Path.Combine(settings.OutDirectory, "study.png"));
-                string summary = report.Summary();
-                File.WriteAllText(Path.Combine(settings.OutDirectory, "summary.txt"), summary);
-                Console.Out.Write(summary);
-                progress.Say($"wrote {Path.Combine(settings.OutDirectory, "study.parquet")}, study.png and summary.txt in {progress.Elapsed.TotalMinutes:F1} minutes");
+                Write(report, settings.OutDirectory, "study", progress);
                 return ExitCodes.Success;
             }
             catch (StudyException e)
@@ -248,6 +243,17 @@ namespace Coordinated.Study
                 Console.Error.WriteLine($"error: {e.Message}");
                 return ExitCodes.Failure;
             }
+        }
+
+        /// <summary>Writes DIR/NAME.parquet, DIR/NAME.png and DIR/summary.txt, and the summary to stdout.</summary>
+        internal static void Write(IStudyReport report, string directory, string name, Progress progress)
+        {
+            report.WriteParquet(Path.Combine(directory, $"{name}.parquet"));
+            report.Plot(directory, Path.Combine(directory, $"{name}.png"));
+            string summary = report.Summary();
+            File.WriteAllText(Path.Combine(directory, "summary.txt"), summary);
+            Console.Out.Write(summary);
+            progress.Say($"wrote {Path.Combine(directory, $"{name}.parquet")}, {name}.png and summary.txt in {progress.Elapsed.TotalMinutes:F1} minutes");
         }
 
         /// <summary>False, with the error on stderr, when M is so short for the measured R that most restarts would be killed.</summary>

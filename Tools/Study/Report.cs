@@ -7,8 +7,18 @@ using Parquet.Serialization;
 
 namespace Coordinated.Study;
 
+/// <summary>What a study writes: a Parquet file, a plot and a summary.</summary>
+internal interface IStudyReport
+{
+    void WriteParquet(string path);
+
+    void Plot(string directory, string png);
+
+    string Summary();
+}
+
 /// <summary>The study's outcome: study.parquet (one row per trial), study.png (gnuplot) and the summary.</summary>
-internal sealed class Report
+internal sealed class Report : IStudyReport
 {
     private static readonly CultureInfo s_invariant = CultureInfo.InvariantCulture;
 
