@@ -139,6 +139,10 @@ public sealed class BadOptionTests
             new("--work", Kind.Duration, ZeroInvalid: true),
             new("--seed", Kind.Count),
             new("--nbody", Kind.Text),
+            new("--compare-levels", Kind.Switch),
+            new("--nodes", Kind.Count, ZeroInvalid: true, Max: 64, Needs: ["--compare-levels"]),
+            new("--double-fraction", Kind.Real, Needs: ["--compare-levels"]),
+            new("--local-dir", Kind.Text, Needs: ["--compare-levels"]),
         ]),
     ];
 
@@ -155,6 +159,11 @@ public sealed class BadOptionTests
         (s_study, new("an interval twice", ["--intervals", "1,1"], "--intervals", "given twice")),
         (s_study, new("no --out", [], "--out", "is required", Drop: ["--out"])),
         (s_study, new("fewer particles than ranks", ["--ranks", "4", "--particles", "2"], "--particles", "at least --ranks")),
+        (s_study, new("--nodes without --compare-levels", ["--nodes", "2"], "--nodes", "only for --compare-levels")),
+        (s_study, new("--double-fraction above 1", ["--compare-levels", "--double-fraction", "1.5"], "--double-fraction", "more than 1")),
+        (s_study, new("--intervals with --compare-levels", ["--compare-levels", "--intervals", "1,2"], "--intervals", "not for --compare-levels")),
+        (s_study, new("one pseudo-node", ["--compare-levels", "--nodes", "1"], "--nodes", "1 is not allowed")),
+        (s_study, new("--nodes not dividing --ranks", ["--compare-levels", "--nodes", "3"], "--nodes", "must divide --ranks")),
         (s_nbody, new("a value after a switch in the middle", ["--fresh", "yes", "--steps", "1"], "--fresh", "takes no value")),
         (s_launcher, new("zero particles", ["--particles", "0"], "--particles", "0 is not allowed")),
         (s_launcher, new("negative particles", ["--particles", "-5"], "--particles", "-5 is not allowed")),

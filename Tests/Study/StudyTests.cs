@@ -30,21 +30,26 @@ public sealed class QuickStudyTests
     [OneTimeSetUp]
     public void RunTheQuickStudy()
     {
+        _dir = new TempDir();
+        (_exitCode, _duration, _stdout, _stderr, _readers) = RunStudy(_dir["out/study.parquet"], "--quick", "--out", _dir["out"]);
+    }
+
+    /// <summary>
+    /// Runs the study with <paramref name="args"/> (gnuplot, setsid and the readers required) and reads
+    /// <paramref name="parquet"/> with both readers when it was written.
+    /// </summary>
+    internal static (int ExitCode, TimeSpan Duration, string Stdout, string Stderr, JsonElement Readers) RunStudy(string parquet, params string[] args)
+    {
         Requires.Tool("gnuplot", "apt-get install gnuplot-nox");
         Requires.Tool("setsid", "apt-get install util-linux");
         NodeReaders.EnsureInstalled();
-        _dir = new TempDir();
         var clock = Stopwatch.StartNew();
-        using var job = Job.Start("dotnet", [Repo.StudyDll, "--quick", "--out", _dir["out"]]);
-        _exitCode = job.WaitForExit(TimeSpan.FromMinutes(8));
-        _duration = clock.Elapsed;
-        _stdout = job.Stdout;
-        _stderr = job.Stderr;
-        TestContext.Progress.WriteLine($"quick study: exit {_exitCode} after {_duration.TotalSeconds:F0} s\n{_stdout}");
-        if (File.Exists(_dir["out/study.parquet"]))
-        {
-            _readers = NodeReaders.Read(_dir["out/study.parquet"]).GetProperty("readers");
-        }
+        using var job = Job.Start("dotnet", [Repo.StudyDll, .. args]);
+        int exitCode = job.WaitForExit(TimeSpan.FromMinutes(8));
+        TimeSpan duration = clock.Elapsed;
+        TestContext.Progress.WriteLine($"study {string.Join(' ', args)}: exit {exitCode} after {duration.TotalSeconds:F0} s\n{job.Stdout}");
+        JsonElement readers = File.Exists(parquet) ? NodeReaders.Read(parquet).GetProperty("readers") : default;
+        return (exitCode, duration, job.Stdout, job.Stderr, readers);
     }
 
     [OneTimeTearDown]
@@ -140,11 +145,7 @@ public sealed class QuickStudyTests
     [Test]
     public void Png_is_a_real_image_of_the_plot_size()
     {
-        byte[] png = File.ReadAllBytes(_dir["out/study.png"]);
-        Assert.That(png.AsSpan(0, 8).ToArray(), Is.EqualTo(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), "PNG signature");
-        Assert.That(png.Length, Is.GreaterThan(10_000), "a plot with points, a curve and labels");
-        int width = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), height = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20));
-        Assert.That((width, height), Is.EqualTo((1100, 700)), "IHDR size");
+        AssertPlot(_dir["out/study.png"]);
         Assert.That(File.ReadAllText(_dir["out/plot/study.gp"]), Does.Contain("Young").And.Contain("Daly"));
     }
 
@@ -158,6 +159,16 @@ public sealed class QuickStudyTests
         Assert.That(_stdout, Does.Contain($"Daly             = {OptimalInterval.Daly(c, m).ToString("F2", CultureInfo.InvariantCulture)} s: model waste"));
         Assert.That(_stdout, Does.Match(@"Measured best    = [\d.]+ s: measured waste -?[\d.]+ %"));
         Assert.That(File.ReadAllText(_dir["out/summary.txt"]), Is.EqualTo(_stdout));
+    }
+
+    /// <summary>A PNG gnuplot drew: the signature, 1100 x 700 pixels in its IHDR, more than 10 kB (points, curves, labels).</summary>
+    internal static void AssertPlot(string path)
+    {
+        byte[] png = File.ReadAllBytes(path);
+        Assert.That(png.AsSpan(0, 8).ToArray(), Is.EqualTo(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), "PNG signature");
+        Assert.That(png.Length, Is.GreaterThan(10_000), "a plot with points, a curve and labels");
+        int width = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), height = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20));
+        Assert.That((width, height), Is.EqualTo((1100, 700)), "IHDR size");
     }
 
     private JsonElement Reader(string name)
@@ -247,6 +258,6 @@ public sealed class StudyUnitTests
 
         using var help = Job.Start(Path.Combine(Repo.Root, "mpi-run.sh"), ["study", "--help"]);
         help.ExpectExit(0, TimeSpan.FromMinutes(3));
-        Assert.That(help.Stdout, Does.Contain("--intervals").And.Contain("--mtbf").And.Contain("--quick"));
+        Assert.That(help.Stdout, Does.Contain("--intervals").And.Contain("--mtbf").And.Contain("--quick").And.Contain("--compare-levels").And.Contain("--double-fraction"));
     }
 }

@@ -33,11 +33,10 @@ internal sealed class FailureSchedule
     public double MtbfSeconds { get; }
 
     /// <summary>The next time to failure (seconds, > 0): -M ln(u) with u uniform in (0, 1].</summary>
-    public double Next()
-    {
-        double u = ((NextBits() >> 11) + 1) * (1.0 / (1UL << 53));
-        return -MtbfSeconds * Math.Log(u);
-    }
+    public double Next() => -MtbfSeconds * Math.Log(NextUniform());
+
+    /// <summary>The next uniform draw in (0, 1] (53 random bits).</summary>
+    public double NextUniform() => ((NextBits() >> 11) + 1) * (1.0 / (1UL << 53));
 
     private ulong NextBits()
     {

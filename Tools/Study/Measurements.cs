@@ -120,13 +120,21 @@ internal sealed partial class NBodyRunner(StudySettings settings, string runsDir
         return path;
     }
 
-    private MpiJob Launch(string checkpointDirectory, long steps, params string[] more) =>
-        MpiJob.Start(settings.Ranks, settings.NBodyDll,
-            ["--particles", settings.Particles.ToString(CultureInfo.InvariantCulture), "--steps", steps.ToString(CultureInfo.InvariantCulture),
-             "--seed", "1", "--checkpoint-dir", checkpointDirectory, .. more],
+    /// <summary>
+    /// Launches NBody: <paramref name="steps"/> steps on the study's size, snapshots in <paramref name="checkpointDirectory"/>;
+    /// on the study's pseudo-nodes when it has more than one (<see cref="NodeName"/>).
+    /// </summary>
+    public MpiJob Launch(string checkpointDirectory, long steps, params string[] more) =>
+        MpiJob.Start(
+            MpiRun.Command(settings.Ranks, settings.Nodes, NodeName, settings.NBodyDll,
+                ["--particles", settings.Particles.ToString(CultureInfo.InvariantCulture), "--steps", steps.ToString(CultureInfo.InvariantCulture),
+                 "--seed", "1", "--checkpoint-dir", checkpointDirectory, .. more]),
             runsDirectory);
 
-    private static void Finish(MpiJob job, int expected, string what)
+    /// <summary>The COORDINATED_NODE of pseudo-node <paramref name="node"/> (also its local directory's name, through %N).</summary>
+    public static string NodeName(int node) => $"n{node}";
+
+    public static void Finish(MpiJob job, int expected, string what)
     {
         if (!job.WaitForExit(s_calibrationTimeout))
         {

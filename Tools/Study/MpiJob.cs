@@ -32,8 +32,8 @@ internal sealed partial class MpiJob : IDisposable
     /// <summary>When the job was launched (UTC), to place the runtime's metrics events on the job's clock.</summary>
     public DateTime StartedUtc { get; }
 
-    /// <summary>Starts <paramref name="ranks"/> ranks of <c>dotnet <paramref name="dll"/> <paramref name="args"/></c>.</summary>
-    public static MpiJob Start(int ranks, string dll, IEnumerable<string> args, string workingDirectory)
+    /// <summary>Starts <paramref name="command"/>, an mpirun command line from <see cref="MpiRun"/>.</summary>
+    public static MpiJob Start(IReadOnlyList<string> command, string workingDirectory)
     {
         var info = new ProcessStartInfo("setsid")
         {
@@ -43,7 +43,7 @@ internal sealed partial class MpiJob : IDisposable
             UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
-        foreach (string a in MpiRun.Command(ranks, dll, args))
+        foreach (string a in command)
         {
             info.ArgumentList.Add(a);
         }

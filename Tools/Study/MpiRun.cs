@@ -16,6 +16,34 @@ internal static partial class MpiRun
         ["mpirun", "--quiet", "-n", ranks.ToString(CultureInfo.InvariantCulture), "--oversubscribe", "--bind-to", "none", "dotnet", dll, .. args];
 
     /// <summary>
+    /// The same on <paramref name="nodes"/> pseudo-nodes (mpirun MPMD): one app context per node, each with
+    /// <c>-x COORDINATED_NODE=NAME</c> and <paramref name="ranks"/> / <paramref name="nodes"/> ranks, so that the
+    /// runtime sees that many nodes on one host (ranks of node i are i * ranks / nodes onwards).
+    /// </summary>
+    public static string[] Command(int ranks, int nodes, Func<int, string> nodeName, string dll, IReadOnlyList<string> args)
+    {
+        ArgumentNullException.ThrowIfNull(nodeName);
+        if (nodes <= 1)
+        {
+            return Command(ranks, dll, args);
+        }
+
+        string perNode = (ranks / nodes).ToString(CultureInfo.InvariantCulture);
+        var command = new List<string> { "mpirun", "--quiet", "--oversubscribe", "--bind-to", "none" };
+        for (int node = 0; node < nodes; node++)
+        {
+            if (node > 0)
+            {
+                command.Add(":");
+            }
+
+            command.AddRange(["-n", perNode, "-x", $"COORDINATED_NODE={nodeName(node)}", "dotnet", dll, .. args]);
+        }
+
+        return [.. command];
+    }
+
+    /// <summary>
     /// Sets what a launched job needs: Open MPI's consent to run as root (only when root), no terminal control
     /// sequences in the output (<c>TERM=dumb</c>) and no .NET telemetry.
     /// </summary>

@@ -26,14 +26,29 @@ var trials = new Option<int>("--trials") { Description = "Trials per interval [q
 var work = new Option<double>("--work") { Description = "Failure-free compute time of the fixed work (seconds) [quick 7, default 30]", HelpName = "S", CustomParser = r => OptionParsers.Duration(r, allowZero: false) };
 var seed = new Option<long>("--seed") { Description = "Seed of the failure times [quick 3, default 1]", CustomParser = r => OptionParsers.Count(r, min: 0) };
 var nbody = new Option<string?>("--nbody") { Description = "NBody.dll to run [the one built in this checkout]", HelpName = "DLL", CustomParser = OptionParsers.NonEmpty };
+var compareLevels = new Option<bool>("--compare-levels")
+{
+    Description = "Instead of the interval sweep: global-only checkpoints against local + partner + global every K, under node failures at the same " +
+        "seeded times and M, each swept around its model's optimum (Young/Daly; the two-level model of Moody et al., SC10). Writes DIR/levels.parquet, " +
+        "DIR/levels.png and DIR/summary.txt [quick 4096 particles, M = 8 s, work 5 s, 2 trials; default 8192, M = 10 s, work 20 s, 3 trials]",
+};
+var nodes = new Option<int>("--nodes") { Description = "With --compare-levels: pseudo-nodes on this host (mpirun MPMD, COORDINATED_NODE) [2]", HelpName = "N", CustomParser = r => OptionParsers.Count32(r, min: 2, max: 64) };
+var doubleFraction = new Option<double>("--double-fraction")
+{
+    Description = "With --compare-levels: fraction of node failures that take two neighbouring nodes, which only the global level recovers (0 to 1) [0.2]",
+    HelpName = "F",
+    CustomParser = ParseFraction,
+};
+var localDir = new Option<string?>("--local-dir") { Description = "With --compare-levels: where the pseudo-nodes' node-local directories go [/dev/shm/coordinated-study-PID]", HelpName = "DIR", CustomParser = OptionParsers.NonEmpty };
 
 var command = new RootCommand(
     "Checkpoint-interval study: measures the checkpoint cost C, the restart cost R and the step time of NBody, then runs a " +
     "fixed amount of work at several checkpoint intervals under real kill -9 failures at exponential times (mean M), " +
     "restarting from the newest snapshot until done, and compares the measured waste with the model and with Young's and " +
-    "Daly's intervals. Writes DIR/study.parquet, DIR/study.png and DIR/summary.txt. Exit 0 done, 64 bad arguments, 69 a tool is missing, 1 a run failed.")
+    "Daly's intervals. Writes DIR/study.parquet, DIR/study.png and DIR/summary.txt. With --compare-levels: global-only against " +
+    "multi-level checkpoints under node failures instead (DIR/levels.parquet, DIR/levels.png). Exit 0 done, 64 bad arguments, 69 a tool is missing, 1 a run failed.")
 {
-    quick, output, ranks, particles, mtbf, intervals, trials, work, seed, nbody,
+    quick, output, ranks, particles, mtbf, intervals, trials, work, seed, nbody, compareLevels, nodes, doubleFraction, localDir,
 };
 command.Validators.Add(r =>
 {
@@ -45,6 +60,30 @@ command.Validators.Add(r =>
     if (OptionParsers.TryGet(r, particles, out int n) && OptionParsers.TryGet(r, ranks, out int p) && n < p)
     {
         r.AddError("--particles must be at least --ranks");
+    }
+
+    bool comparing = r.GetResult(compareLevels) is { Implicit: false };
+    foreach (Option option in (Option[])[nodes, doubleFraction, localDir])
+    {
+        if (!comparing && r.GetResult(option) is { Implicit: false })
+        {
+            r.AddError($"{option.Name} is only for --compare-levels");
+        }
+    }
+
+    if (comparing && r.GetResult(intervals) is { Implicit: false })
+    {
+        r.AddError("--intervals is not for --compare-levels (the comparison sweeps around each model's optimum)");
+    }
+
+    if (comparing)
+    {
+        int rankCount = OptionParsers.TryGet(r, ranks, out int given) ? given : 2;
+        int nodeCount = OptionParsers.TryGet(r, nodes, out int m) ? m : 2;
+        if (rankCount % nodeCount != 0)
+        {
+            r.AddError($"--nodes {nodeCount} must divide --ranks {rankCount} (each pseudo-node runs the same number of ranks)");
+        }
     }
 });
 command.SetAction(result =>
@@ -68,6 +107,21 @@ command.SetAction(result =>
         WorkSeconds = result.GetResult(work) is null ? settings.WorkSeconds : result.GetValue(work),
         Seed = result.GetResult(seed) is null ? settings.Seed : result.GetValue(seed),
     };
+    if (result.GetValue(compareLevels))
+    {
+        string local = Path.GetFullPath(result.GetValue(localDir) ?? Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"coordinated-study-{Environment.ProcessId}"));
+        var compare = StudySettings.CompareDefaults(settings, local);
+        settings = compare with
+        {
+            Particles = result.GetResult(particles) is null ? compare.Particles : settings.Particles,
+            MtbfSeconds = result.GetResult(mtbf) is null ? compare.MtbfSeconds : settings.MtbfSeconds,
+            Trials = result.GetResult(trials) is null ? compare.Trials : settings.Trials,
+            WorkSeconds = result.GetResult(work) is null ? compare.WorkSeconds : settings.WorkSeconds,
+            Nodes = result.GetResult(nodes) is null ? compare.Nodes : result.GetValue(nodes),
+            DoubleFraction = result.GetResult(doubleFraction) is null ? compare.DoubleFraction : result.GetValue(doubleFraction),
+        };
+    }
+
     return StudyMain.Run(settings);
 });
 
@@ -101,6 +155,17 @@ static double[] ParseIntervals(ArgumentResult r)
     }
 
     return [.. values.Order()];
+}
+
+static double ParseFraction(ArgumentResult r)
+{
+    double value = OptionParsers.Real(r, allowZero: true);
+    if (value > 1)
+    {
+        r.AddError(string.Create(CultureInfo.InvariantCulture, $"--double-fraction: {value} is more than 1 (a fraction of the failures, 0 to 1)"));
+    }
+
+    return value;
 }
 
 static string? DefaultNBodyDll()
@@ -139,19 +204,23 @@ namespace Coordinated.Study
             }
 
             var progress = new Progress(Console.Error);
+            s_localBase = settings.CompareLevels ? settings.LocalBase : null;
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupted);
             using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupted);
             try
             {
                 Directory.CreateDirectory(settings.OutDirectory);
+                if (settings.CompareLevels)
+                {
+                    return LevelStudy.Run(settings, progress);
+                }
+
                 string runs = Path.Combine(settings.OutDirectory, "runs");
                 Directory.CreateDirectory(runs);
                 var runner = new NBodyRunner(settings, runs, progress);
                 Measurements measured = runner.Calibrate();
-                if (settings.MtbfSeconds <= 1.5 * measured.RestartSeconds)
+                if (!MtbfCoversRestarts(settings, measured))
                 {
-                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"error: --mtbf {settings.MtbfSeconds:0.###} s is too short for the measured restart cost R = {measured.RestartSeconds:F2} s: most restarts would be killed before they resume. Use --mtbf {Math.Ceiling(4 * measured.RestartSeconds)} or more."));
                     return ExitCodes.Usage;
                 }
 
@@ -165,12 +234,7 @@ namespace Coordinated.Study
                 var report = new Report(settings, measured, sweep, trials);
                 progress.Say(string.Create(CultureInfo.InvariantCulture,
                     $"over the whole study: C = {report.Cost:F3} s, R = {report.Restart:F2} s (the model and Young's and Daly's intervals below use these)"));
-                report.WriteParquet(Path.Combine(settings.OutDirectory, "study.parquet"));
-                report.Plot(settings.OutDirectory, Path.Combine(settings.OutDirectory, "study.png"));
-                string summary = report.Summary();
-                File.WriteAllText(Path.Combine(settings.OutDirectory, "summary.txt"), summary);
-                Console.Out.Write(summary);
-                progress.Say($"wrote {Path.Combine(settings.OutDirectory, "study.parquet")}, study.png and summary.txt in {progress.Elapsed.TotalMinutes:F1} minutes");
+                Write(report, settings.OutDirectory, "study", progress);
                 return ExitCodes.Success;
             }
             catch (StudyException e)
@@ -181,6 +245,30 @@ namespace Coordinated.Study
             }
         }
 
+        /// <summary>Writes DIR/NAME.parquet, DIR/NAME.png and DIR/summary.txt, and the summary to stdout.</summary>
+        internal static void Write(IStudyReport report, string directory, string name, Progress progress)
+        {
+            report.WriteParquet(Path.Combine(directory, $"{name}.parquet"));
+            report.Plot(directory, Path.Combine(directory, $"{name}.png"));
+            string summary = report.Summary();
+            File.WriteAllText(Path.Combine(directory, "summary.txt"), summary);
+            Console.Out.Write(summary);
+            progress.Say($"wrote {Path.Combine(directory, $"{name}.parquet")}, {name}.png and summary.txt in {progress.Elapsed.TotalMinutes:F1} minutes");
+        }
+
+        /// <summary>False, with the error on stderr, when M is so short for the measured R that most restarts would be killed.</summary>
+        internal static bool MtbfCoversRestarts(StudySettings settings, Measurements measured)
+        {
+            if (settings.MtbfSeconds > 1.5 * measured.RestartSeconds)
+            {
+                return true;
+            }
+
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"error: --mtbf {settings.MtbfSeconds:0.###} s is too short for the measured restart cost R = {measured.RestartSeconds:F2} s: most restarts would be killed before they resume. Use --mtbf {Math.Ceiling(4 * measured.RestartSeconds)} or more."));
+            return false;
+        }
+
         /// <summary>Rounds to two significant digits (0.1372 -> 0.14, 13.72 -> 14).</summary>
         internal static double TwoSignificantDigits(double x)
         {
@@ -188,11 +276,19 @@ namespace Coordinated.Study
             return Math.Round(Math.Round(x / scale) * scale, 12); // the second rounding drops 0.14000000000000001's tail
         }
 
+        /// <summary>The level comparison's node-local directories, removed when the study is interrupted.</summary>
+        private static string? s_localBase;
+
         private static void Interrupted(PosixSignalContext context)
         {
             context.Cancel = true;
             Console.Error.WriteLine($"study: got {context.Signal}; killing the running NBody job and stopping");
             MpiJob.KillAll();
+            if (s_localBase is not null)
+            {
+                LevelSweep.DeleteDirectory(s_localBase);
+            }
+
             Environment.Exit(130);
         }
 

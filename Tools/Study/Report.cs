@@ -7,8 +7,18 @@ using Parquet.Serialization;
 
 namespace Coordinated.Study;
 
+/// <summary>What a study writes: a Parquet file, a plot and a summary.</summary>
+internal interface IStudyReport
+{
+    void WriteParquet(string path);
+
+    void Plot(string directory, string png);
+
+    string Summary();
+}
+
 /// <summary>The study's outcome: study.parquet (one row per trial), study.png (gnuplot) and the summary.</summary>
-internal sealed class Report
+internal sealed class Report : IStudyReport
 {
     private static readonly CultureInfo s_invariant = CultureInfo.InvariantCulture;
 
@@ -111,6 +121,12 @@ internal sealed class Report
             ["quick"] = _settings.Quick ? "true" : "false",
         };
 
+        WriteParquetFile(rows, metadata, path);
+    }
+
+    /// <summary>Parquet.Net, gzip: to <c>path.tmp</c>, flushed to disk, then renamed over <paramref name="path"/>.</summary>
+    internal static void WriteParquetFile<T>(IEnumerable<T> rows, Dictionary<string, string> metadata, string path)
+    {
         string temporary = path + ".tmp";
         using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write))
         {
@@ -156,7 +172,16 @@ internal sealed class Report
                  'trials.dat' using 1:2 with points pointtype 6 pointsize 1.4 linewidth 1.5 linecolor rgb '#d62728' title 'measured, each trial (kill -9 at exponential times)'
             """);
 
-        string scriptPath = Path.Combine(plot, "study.gp");
+        DrawPng(plot, "study.gp", script, png);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="script"/> (with TERMINAL for the terminal) to <paramref name="plot"/>/<paramref name="name"/>
+    /// and runs gnuplot there to draw <paramref name="png"/>: pngcairo, else png.
+    /// </summary>
+    internal static void DrawPng(string plot, string name, string script, string png)
+    {
+        string scriptPath = Path.Combine(plot, name);
         string? error = null;
         foreach (string terminal in (string[])["pngcairo", "png"])
         {
@@ -211,7 +236,7 @@ internal sealed class Report
         return string.Create(s_invariant, $"{100 * near.Mean:F1} %{at}");
     }
 
-    private static string Line(params double[] values) => string.Join(' ', values.Select(v => v.ToString("R", s_invariant)));
+    internal static string Line(params double[] values) => string.Join(' ', values.Select(v => v.ToString("R", s_invariant)));
 
     private static string? RunGnuplot(string workingDirectory, string script)
     {

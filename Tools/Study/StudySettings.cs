@@ -35,6 +35,35 @@ internal sealed record StudySettings
     /// <summary>Restart runs timed for R before the sweep.</summary>
     public int Repeats { get; init; }
 
+    /// <summary>
+    /// The level comparison (--compare-levels): global-only against local + partner + global every K, under node
+    /// failures, instead of the interval sweep.
+    /// </summary>
+    public bool CompareLevels { get; init; }
+
+    /// <summary>Pseudo-nodes each run is spread over (mpirun MPMD, one COORDINATED_NODE per app context); 1: plain mpirun.</summary>
+    public int Nodes { get; init; } = 1;
+
+    /// <summary>The fraction of node failures that take two neighbouring nodes (the partner level cannot recover those).</summary>
+    public double DoubleFraction { get; init; }
+
+    /// <summary>Where the pseudo-nodes' node-local directories go (a trial's are BASE/TRIAL/NODE).</summary>
+    public string LocalBase { get; init; } = "";
+
+    /// <summary>The level comparison's settings: <paramref name="basis"/> with its defaults for the comparison.</summary>
+    public static StudySettings CompareDefaults(StudySettings basis, string localBase) => basis with
+    {
+        CompareLevels = true,
+        Nodes = 2,
+        DoubleFraction = 0.2,
+        LocalBase = localBase,
+        Particles = basis.Quick ? 4096 : 8192,
+        MtbfSeconds = basis.Quick ? 8 : 10,
+        Trials = basis.Quick ? 2 : 3,
+        WorkSeconds = basis.Quick ? 5 : 20,
+        Repeats = 2,
+    };
+
     /// <summary>The quick study for CI: small N, short M, 3 intervals x 2 trials; under 3 minutes on 2 cores.</summary>
     public static StudySettings QuickDefaults(string outDirectory, string nbodyDll) => new()
     {
