@@ -25,6 +25,16 @@ internal sealed class AsyncCommitter(Communicator ioComm)
     /// </summary>
     internal void Start(StateRegistry state, int restartCount, Func<Communicator, SnapshotContent, double, CommitOutcome> commit)
     {
+        SnapshotContent content = Stage(state, restartCount, out double stageSeconds);
+        Start(content, stageSeconds, commit);
+    }
+
+    /// <summary>True while a checkpoint is being written by the I/O thread. Local.</summary>
+    internal bool Running => _io is { IsAlive: true };
+
+    /// <summary>Copies the state into the staging buffers (the copy <see cref="Start(SnapshotContent, double, Func{Communicator, SnapshotContent, double, CommitOutcome})"/> then writes). Local.</summary>
+    internal SnapshotContent Stage(StateRegistry state, int restartCount, out double seconds)
+    {
         if (_io is not null)
         {
             throw new InvalidOperationException("an asynchronous checkpoint is still in flight; wait for it first.");
@@ -32,7 +42,18 @@ internal sealed class AsyncCommitter(Communicator ioComm)
 
         var stage = Stopwatch.StartNew();
         SnapshotContent content = state.Stage(restartCount, ref _staging);
-        double stageSeconds = stage.Elapsed.TotalSeconds;
+        seconds = stage.Elapsed.TotalSeconds;
+        return content;
+    }
+
+    /// <summary>Starts writing staged <paramref name="content"/> on the I/O thread. Collective (the I/O threads of all ranks then work together).</summary>
+    internal void Start(SnapshotContent content, double stageSeconds, Func<Communicator, SnapshotContent, double, CommitOutcome> commit)
+    {
+        if (_io is not null)
+        {
+            throw new InvalidOperationException("an asynchronous checkpoint is still in flight; wait for it first.");
+        }
+
         _io = new Thread(() =>
         {
             try

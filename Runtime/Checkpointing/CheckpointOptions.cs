@@ -62,6 +62,18 @@ public sealed record CheckpointOptions
     /// <summary>Write an XDMF sidecar next to every committed snapshot (--checkpoint-xdmf, <see cref="XdmfSidecar"/>).</summary>
     public bool Xdmf { get; init; }
 
+    /// <summary>
+    /// Node-local directory of the local checkpoint level (--checkpoint-local-dir; <c>%N</c> = node name,
+    /// <c>%j</c> = SLURM_JOB_ID or <c>nojob</c>); null = global level only (docs/MULTILEVEL.md).
+    /// </summary>
+    public string? LocalDirectory { get; init; }
+
+    /// <summary>With a local level: every K-th checkpoint is also global (--global-every; stops and the final one always are).</summary>
+    public int GlobalEvery { get; init; } = 10;
+
+    /// <summary>With a local level: no partner copies (--no-partner).</summary>
+    public bool NoPartner { get; init; }
+
     /// <summary>Print progress of the runtime on rank 0.</summary>
     public bool Quiet { get; init; }
 }

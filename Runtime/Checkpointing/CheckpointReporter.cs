@@ -18,11 +18,12 @@ internal sealed class CheckpointReporter(string app, CheckpointOptions options, 
             metrics?.Append(new CheckpointFailedEvent
             {
                 TimeUtc = DateTime.UtcNow, App = app, Step = step, Trigger = trigger, Async = outcome.StageSeconds is not null, Error = failure,
+                Level = outcome.Level,
             });
             return null;
         }
 
-        string name = CheckpointDirectory.CommittedName(step);
+        string name = outcome.File is string local ? Path.GetFileName(local) : CheckpointDirectory.CommittedName(step);
         var timings = outcome.Timings;
         var report = new CheckpointReport(
             step, trigger, name, timings.Bytes, ranks, outcome.AgreeSeconds, timings.WriteSeconds, timings.FlushSeconds,
@@ -32,10 +33,19 @@ internal sealed class CheckpointReporter(string app, CheckpointOptions options, 
         };
         interval.Observe(report.TotalSeconds);
 
-        string mode = outcome.StageSeconds is double staged ? $", async: staged in {staged:F4} s, then" : ":";
-        log.Info($"checkpoint step {step} ({trigger}){mode} {RuntimeLog.FormatBytes(report.Bytes)} in {report.TotalSeconds:F3} s " +
-            $"(agree {outcome.AgreeSeconds:F4}, write {timings.WriteSeconds:F3}, flush {timings.FlushSeconds:F3}, commit {outcome.CommitSeconds:F3}) -> {name}" +
-            (outcome.Removed.Count > 0 ? $"; removed {string.Join(", ", outcome.Removed)}" : ""));
+        string removed = outcome.Removed.Count > 0 ? $"; removed {string.Join(", ", outcome.Removed)}" : "";
+        if (outcome.Level != "global")
+        {
+            log.Info($"checkpoint of step {step} ({trigger}) committed ({outcome.Level}) in {report.TotalSeconds:F3} s: {RuntimeLog.FormatBytes(report.Bytes)} " +
+                $"(agree {outcome.AgreeSeconds:F4}, gather and write {timings.WriteSeconds:F3}, flush {timings.FlushSeconds:F3}) -> {outcome.File}{removed}");
+        }
+        else
+        {
+            string mode = outcome.StageSeconds is double staged ? $", async: staged in {staged:F4} s, then" : ":";
+            log.Info($"checkpoint step {step} ({trigger}){mode} {RuntimeLog.FormatBytes(report.Bytes)} in {report.TotalSeconds:F3} s " +
+                $"(agree {outcome.AgreeSeconds:F4}, write {timings.WriteSeconds:F3}, flush {timings.FlushSeconds:F3}, commit {outcome.CommitSeconds:F3}) -> {name} (global){removed}");
+        }
+
         if (options.AutoInterval && interval.CurrentIntervalSeconds is double next)
         {
             log.Info($"auto interval: {interval.Explain()}; next checkpoint in {next:F1} s");
@@ -47,18 +57,18 @@ internal sealed class CheckpointReporter(string app, CheckpointOptions options, 
             AgreeSeconds = MetricsLog.Seconds(report.AgreeSeconds), StageSeconds = report.StageSeconds is double s ? MetricsLog.Seconds(s) : null,
             WriteSeconds = MetricsLog.Seconds(report.WriteSeconds), FlushSeconds = MetricsLog.Seconds(report.FlushSeconds),
             CommitSeconds = MetricsLog.Seconds(report.CommitSeconds), TotalSeconds = MetricsLog.Seconds(report.TotalSeconds),
-            File = name, IntervalSeconds = interval.CurrentIntervalSeconds,
+            File = name, Level = outcome.Level, IntervalSeconds = interval.CurrentIntervalSeconds,
         });
         return report;
     }
 
     /// <summary>Records a restart from <paramref name="result"/>.</summary>
-    internal void Restarted(SnapshotReader.ReadOutcome outcome, Recovery.Result result, int restartCount, int ranks) =>
+    internal void Restarted(SnapshotReader.ReadOutcome outcome, Recovery.Result result, int restartCount, int ranks, string level) =>
         metrics?.Append(new RestartEvent
         {
             TimeUtc = DateTime.UtcNow, App = app, Step = outcome.Step, RestartCount = restartCount, Ranks = ranks,
             WriterRanks = outcome.WriterRanks, Bytes = outcome.Bytes, ReadSeconds = MetricsLog.Seconds(outcome.ReadSeconds),
             VerifySeconds = MetricsLog.Seconds(outcome.VerifySeconds), TotalSeconds = MetricsLog.Seconds(result.Seconds),
-            File = result.Name!, Skipped = result.Skipped,
+            File = result.Name!, Skipped = result.Skipped, Level = level,
         });
 }

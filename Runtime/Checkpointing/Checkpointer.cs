@@ -19,7 +19,8 @@ namespace Coordinated.Checkpointing;
 /// All members are collective (every rank calls them, in the same order) unless stated otherwise. This class is a
 /// facade (docs/ARCHITECTURE.md): the registered state is <see cref="StateRegistry"/>, the step agreement
 /// <see cref="StepAgreement"/>, the commit protocol <see cref="CommitProtocol"/>, the I/O thread
-/// <see cref="AsyncCommitter"/>, restart <see cref="Recovery"/>, the Slurm job <see cref="SlurmJob"/>.
+/// <see cref="AsyncCommitter"/>, restart <see cref="Recovery"/>, the local and partner levels <see cref="LocalLevel"/>,
+/// the Slurm job <see cref="SlurmJob"/>.
 /// </summary>
 public sealed class Checkpointer : IDisposable
 {
@@ -33,7 +34,11 @@ public sealed class Checkpointer : IDisposable
     private readonly RuntimeLog _log;
     private readonly CheckpointReporter _reporter;
     private AsyncCommitter? _async;
-    private long _lastOnDiskStep = -1;
+    private LocalLevel? _local;
+    private long _localCheckpoints;
+    private long _drainStep = -1;
+    private long _lastOnDiskStep = -1; // any level
+    private long _lastGlobalStep = -1;
     private bool _restored;
     private bool _disposed;
 
@@ -128,6 +133,11 @@ public sealed class Checkpointer : IDisposable
             }
 
             _async = new AsyncCommitter(_comm.Duplicate());
+        }
+
+        if (_options.LocalDirectory is not null)
+        {
+            _local = LocalLevel.Open(_comm, App, _options, _log);
         }
     }
 
@@ -233,20 +243,36 @@ public sealed class Checkpointer : IDisposable
                 _log.Info($"--fresh: starting at step 0; the {names.Length} existing snapshot(s) in {_directoryPath} will be removed when the first new one is committed");
             }
 
+            _log.Info("restart level: none step 0: --fresh");
             return StartAt(0);
+        }
+
+        string why = "no local level (--checkpoint-local-dir not given)";
+        if (_local is not null)
+        {
+            var choice = _local.Choose(_state, names.Length > 0 ? Recovery.StepOf(names[0]) : -1, out why, out var warnings);
+            warnings.ForEach(_log.Warning);
+            if (choice is not null)
+            {
+                string? failure = _local.Load(choice, _state, out var read);
+                if (failure is null)
+                {
+                    _local.Restored(choice.Step);
+                    _log.Info($"restart level: {choice.Level} step {choice.Step}: {choice.Why}");
+                    return Resumed(read, new Recovery.Result($"the {choice.Level} level in {_options.LocalDirectory}", read, read.ReadSeconds + read.VerifySeconds, []), choice.Level,
+                        global: names.Length > 0 && Recovery.StepOf(names[0]) == choice.Step);
+                }
+
+                _log.Warning($"the local checkpoint of step {choice.Step} could not be loaded: {failure}; using the global level");
+                why = $"the local checkpoint of step {choice.Step} could not be loaded";
+            }
         }
 
         var result = Recovery.LoadNewest(_comm, _directoryPath, names, _state, _log);
         if (result.Outcome is { } outcome)
         {
-            RestartCount = SlurmJob.RestartCount ?? ((int)outcome.RestartCount + 1);
-            _lastOnDiskStep = outcome.Step;
-            _log.Info($"resumed from step {outcome.Step} (restart {RestartCount}) from {result.Name}, written by {outcome.WriterRanks} rank(s): " +
-                $"{RuntimeLog.FormatBytes(outcome.Bytes)} read and verified in {result.Seconds:F3} s");
-            _reporter.Restarted(outcome, result, RestartCount, _comm.Size);
-            _state.RowsLoaded();
-            _agreement.CheckpointTaken();
-            return StartAt(outcome.Step);
+            _log.Info($"restart level: global step {outcome.Step}: {why}; resuming from {result.Name}");
+            return Resumed(outcome, result, "global", global: true);
         }
 
         if (names.Length > 0)
@@ -257,8 +283,23 @@ public sealed class Checkpointer : IDisposable
                 ExitCodes.DataError, isCollective: true);
         }
 
+        _log.Info($"restart level: none step 0: nothing to restore (no global snapshot in {_directoryPath}; {why})");
         RestartCount = 0;
         return StartAt(0);
+    }
+
+    /// <summary>After a snapshot was loaded (from any level): the restart count, the log line, metrics, row sets. Collective.</summary>
+    private long Resumed(SnapshotReader.ReadOutcome outcome, Recovery.Result result, string level, bool global)
+    {
+        RestartCount = SlurmJob.RestartCount ?? ((int)outcome.RestartCount + 1);
+        _lastOnDiskStep = outcome.Step;
+        _lastGlobalStep = global ? outcome.Step : -1;
+        _log.Info($"resumed from step {outcome.Step} (restart {RestartCount}) from {result.Name}, written by {outcome.WriterRanks} rank(s): " +
+            $"{RuntimeLog.FormatBytes(outcome.Bytes)} read and verified in {result.Seconds:F3} s");
+        _reporter.Restarted(outcome, result, RestartCount, _comm.Size, level);
+        _state.RowsLoaded();
+        _agreement.CheckpointTaken();
+        return StartAt(outcome.Step);
     }
 
     /// <summary>Returns <paramref name="step"/>, unless a stop signal arrived while starting or restoring: then the run ends here, nothing new to save.</summary>
@@ -292,8 +333,8 @@ public sealed class Checkpointer : IDisposable
         var (stop, checkpoint, agreeSeconds) = _agreement.Vote(step);
         if (stop != Trigger.None)
         {
-            WaitForPending();
-            if (step == _lastOnDiskStep)
+            WaitForPending(atExit: true);
+            if (step == _lastGlobalStep)
             {
                 _log.Info($"stopping at step {step} ({_agreement.Describe(stop)}); step {step} is already committed");
                 return StepDecision.Stop;
@@ -316,11 +357,41 @@ public sealed class Checkpointer : IDisposable
             return StepDecision.Continue;
         }
 
+        bool global = true;
+        if (_local is { Enabled: true })
+        {
+            _localCheckpoints++;
+            global = _localCheckpoints % _options.GlobalEvery == 0;
+            if (!global)
+            {
+                _state.GatherRows();
+                var outcome = _local.Write(_state.Capture(RestartCount), step, checkpoint, agreeSeconds, stageSeconds: null);
+                _agreement.CheckpointTaken();
+                if (Report(outcome, out string? failure) is not null)
+                {
+                    return StepDecision.Continue;
+                }
+
+                LocalFailed(step, failure); // then this checkpoint is global
+            }
+        }
+
         if (_async is not null)
         {
             WaitForPending();
             _state.GatherRows();
-            _async.Start(_state, RestartCount, (io, content, staged) => _protocol.CommitSnapshot(io, content, step, checkpoint, agreeSeconds, staged));
+            SnapshotContent content = _async.Stage(_state, RestartCount, out double stageSeconds);
+            if (global && _local is { Enabled: true })
+            {
+                // The global write drains from the same staged copy that the local level has just stored.
+                if (Report(_local.Write(content, step, checkpoint, agreeSeconds, stageSeconds), out string? failure) is null)
+                {
+                    LocalFailed(step, failure);
+                }
+            }
+
+            _drainStep = step;
+            _async.Start(content, stageSeconds, (io, staged, seconds) => _protocol.CommitSnapshot(io, staged, step, checkpoint, agreeSeconds, seconds));
             _agreement.CheckpointTaken();
         }
         else if (TryCheckpoint(step, checkpoint, agreeSeconds, out string? failure) is null)
@@ -338,8 +409,8 @@ public sealed class Checkpointer : IDisposable
     /// </summary>
     public void Complete(long step)
     {
-        WaitForPending();
-        if (step != _lastOnDiskStep && TryCheckpoint(step, Trigger.Final, 0, out string? failure) is null)
+        WaitForPending(atExit: true);
+        if (step != _lastGlobalStep && TryCheckpoint(step, Trigger.Final, 0, out string? failure) is null)
         {
             _log.Warning($"the final checkpoint of step {step} failed: {failure}. The results are complete; only a later continuation would have to recompute from the previous snapshot.");
         }
@@ -371,14 +442,32 @@ public sealed class Checkpointer : IDisposable
     {
         WaitForPending(); // an asynchronous write still in flight is committed first: snapshots commit in step order
         _state.GatherRows();
+        if (trigger is Trigger.EverySteps or Trigger.EverySeconds or Trigger.Auto && _local is { Enabled: true }
+            && Report(_local.Write(_state.Capture(RestartCount), step, trigger, agreeSeconds, stageSeconds: null), out string? localFailure) is null)
+        {
+            LocalFailed(step, localFailure);
+        }
+
         var outcome = _protocol.CommitSnapshot(_comm, _state.Capture(RestartCount), step, trigger, agreeSeconds, stageSeconds: null);
         _agreement.CheckpointTaken();
         return Report(outcome, out failure);
     }
 
-    /// <summary>Waits for the asynchronous checkpoint in flight, if any, and reports it like a synchronous one.</summary>
-    private void WaitForPending()
+    /// <summary>The local level failed (disk full, I/O error): it is off from now on; every checkpoint is global. Local.</summary>
+    private void LocalFailed(long step, string? failure) =>
+        _log.Warning($"the local checkpoint of step {step} failed: {failure}. The local level is off for the rest of this run: every checkpoint is global (written to {_directoryPath}). What to do: free space in or fix {_options.LocalDirectory} for the next run.");
+
+    /// <summary>
+    /// Waits for the asynchronous checkpoint in flight, if any, and reports it like a synchronous one. With
+    /// <paramref name="atExit"/> (a stop, the end of the run) says so when a global drain is still running.
+    /// </summary>
+    private void WaitForPending(bool atExit = false)
     {
+        if (atExit && _async is { Running: true })
+        {
+            _log.Info($"global drain of step {_drainStep} still running at exit; waiting for it to commit");
+        }
+
         if (_async?.Wait() is CommitOutcome outcome && Report(outcome, out string? failure) is null)
         {
             OnPeriodicFailure($"asynchronous checkpoint of step {outcome.Step} failed", failure);
@@ -393,6 +482,10 @@ public sealed class Checkpointer : IDisposable
         {
             LastCheckpoint = report;
             _lastOnDiskStep = Math.Max(_lastOnDiskStep, report.Step);
+            if (outcome.Level == "global")
+            {
+                _lastGlobalStep = Math.Max(_lastGlobalStep, report.Step);
+            }
         }
 
         return report;
@@ -422,7 +515,7 @@ public sealed class Checkpointer : IDisposable
         _disposed = true;
         try
         {
-            WaitForPending(); // an asynchronous checkpoint in flight is finished, not abandoned
+            WaitForPending(atExit: true); // an asynchronous checkpoint in flight is finished, not abandoned
         }
         finally
         {

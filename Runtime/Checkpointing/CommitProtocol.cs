@@ -3,10 +3,14 @@ using Coordinated.Mpi;
 
 namespace Coordinated.Checkpointing;
 
-/// <summary>What one write-and-commit did; the facade turns it into a report, log lines and metrics.</summary>
+/// <summary>
+/// What one write-and-commit did; the facade turns it into a report, log lines and metrics. <see cref="Level"/> is
+/// <c>global</c> (this protocol), or <c>local</c> / <c>local+partner</c> (<see cref="LocalLevel"/>, whose
+/// <see cref="File"/> is this node's local file).
+/// </summary>
 internal sealed record CommitOutcome(
     long Step, Trigger Trigger, string? Failure, SnapshotWriter.WriteTimings Timings, double AgreeSeconds, double? StageSeconds,
-    double CommitSeconds, double TotalSeconds, List<string> Removed);
+    double CommitSeconds, double TotalSeconds, List<string> Removed, string Level = "global", string? File = null);
 
 /// <summary>
 /// The one commit protocol, used by periodic checkpoints, stops, asynchronous checkpoints (on the I/O thread) and

@@ -65,9 +65,13 @@ public sealed record CheckpointEvent : MetricsEvent
     [JsonPropertyName("total_s")]
     public required double TotalSeconds { get; init; }
 
-    /// <summary>ckpt-STEP.h5.</summary>
+    /// <summary>ckpt-STEP.h5 (global), or rank 0's node-local file (local levels).</summary>
     [JsonPropertyName("file")]
     public required string File { get; init; }
+
+    /// <summary>Where it was committed: <c>global</c>, <c>local</c> or <c>local+partner</c> (docs/MULTILEVEL.md).</summary>
+    [JsonPropertyName("level")]
+    public string Level { get; init; } = "global";
 
     /// <summary>The wall-clock interval in effect after this checkpoint; null when there is none.</summary>
     [JsonPropertyName("interval_s")]
@@ -88,6 +92,10 @@ public sealed record CheckpointFailedEvent : MetricsEvent
     /// <summary>What went wrong.</summary>
     [JsonPropertyName("error")]
     public required string Error { get; init; }
+
+    /// <summary>The level that failed: <c>global</c>, <c>local</c> or <c>local+partner</c>.</summary>
+    [JsonPropertyName("level")]
+    public string Level { get; init; } = "global";
 }
 
 /// <summary>A run resumed from a snapshot (<c>"event": "restart"</c>).</summary>
@@ -121,9 +129,13 @@ public sealed record RestartEvent : MetricsEvent
     [JsonPropertyName("total_s")]
     public required double TotalSeconds { get; init; }
 
-    /// <summary>The snapshot resumed from.</summary>
+    /// <summary>The snapshot resumed from (global), or what the local level used.</summary>
     [JsonPropertyName("file")]
     public required string File { get; init; }
+
+    /// <summary>The level resumed from: <c>local</c>, <c>partner</c> or <c>global</c> (docs/MULTILEVEL.md).</summary>
+    [JsonPropertyName("level")]
+    public string Level { get; init; } = "global";
 
     /// <summary>Newer snapshots that were skipped, each with the reason.</summary>
     [JsonPropertyName("skipped")]

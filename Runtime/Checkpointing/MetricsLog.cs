@@ -9,6 +9,12 @@ namespace Coordinated.Checkpointing;
 /// </summary>
 public sealed class MetricsLog
 {
+    // "local+partner" stays readable in the file (the default encoder writes '+' as \u002B).
+    private static readonly MetricsJsonContext s_writer = new(new System.Text.Json.JsonSerializerOptions(MetricsJsonContext.Default.Options)
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+
     private readonly string _path;
 
     internal MetricsLog(string path)
@@ -45,7 +51,7 @@ public sealed class MetricsLog
     /// <summary>Appends one event as one line. Local (rank 0).</summary>
     internal void Append(MetricsEvent metricsEvent)
     {
-        byte[] line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(metricsEvent, MetricsJsonContext.Default.MetricsEvent) + "\n");
+        byte[] line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(metricsEvent, s_writer.MetricsEvent) + "\n");
         try
         {
             using var stream = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);

@@ -33,6 +33,10 @@ internal static class Recovery
             .Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
+    /// <summary>The step of a committed snapshot name (ckpt-STEP.h5), read from the name only. Local.</summary>
+    internal static long StepOf(string name) =>
+        long.Parse(name.AsSpan("ckpt-".Length, name.Length - "ckpt-".Length - ".h5".Length), System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Tries each candidate in turn; warns about each one skipped. Collective.</summary>
     internal static Result LoadNewest(Communicator comm, string directoryPath, string[] names, StateRegistry state, RuntimeLog log)
     {

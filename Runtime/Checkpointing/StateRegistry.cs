@@ -152,10 +152,14 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
     }
 
     /// <summary>Every rank's host name, comma-separated in rank order (the snapshot attribute <c>hosts</c>). Collective.</summary>
-    internal static string GatherHosts(Communicator comm)
+    internal static string GatherHosts(Communicator comm) =>
+        string.Join(',', GatherStrings(comm, MpiEnvironment.ProcessorName.Replace(',', '_')));
+
+    /// <summary>Every rank's <paramref name="mine"/>, in rank order. Collective (two allgathers).</summary>
+    internal static string[] GatherStrings(Communicator comm, string mine)
     {
-        byte[] mine = Encoding.UTF8.GetBytes(MpiEnvironment.ProcessorName.Replace(',', '_'));
-        int[] lengths = comm.Allgather(mine.Length);
+        byte[] bytes = Encoding.UTF8.GetBytes(mine);
+        int[] lengths = comm.Allgather(bytes.Length);
         int[] offsets = new int[lengths.Length];
         for (int r = 1; r < lengths.Length; r++)
         {
@@ -163,8 +167,8 @@ internal sealed class StateRegistry(Communicator comm, string app, string hosts)
         }
 
         byte[] all = new byte[offsets[^1] + lengths[^1]];
-        comm.Allgatherv<byte>(mine, all, lengths, offsets);
-        return string.Join(',', lengths.Select((length, r) => Encoding.UTF8.GetString(all, offsets[r], length)));
+        comm.Allgatherv<byte>(bytes, all, lengths, offsets);
+        return [.. lengths.Select((length, r) => Encoding.UTF8.GetString(all, offsets[r], length))];
     }
 
     /// <summary>The live state as it is now (the arrays themselves, the scalars' current values). Local.</summary>

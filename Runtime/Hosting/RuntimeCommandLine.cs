@@ -107,6 +107,26 @@ public sealed class RuntimeCommandLine
         Description = "Write an XDMF sidecar (ckpt-<step>.xdmf) next to every committed snapshot, so ParaView and VisIt open it as points",
     };
 
+    private readonly Option<string?> _localDirectory = new("--checkpoint-local-dir")
+    {
+        Description = "Node-local directory for the local checkpoint level (tmpfs, local SSD, burst buffer); %N expands to the node name, %j to SLURM_JOB_ID (or 'nojob'). Each node keeps its ranks' part there and a copy of its partner node's part (docs/MULTILEVEL.md)",
+        HelpName = "DIR",
+        CustomParser = OptionParsers.NonEmpty,
+    };
+
+    private readonly Option<int> _globalEvery = new("--global-every")
+    {
+        Description = "With --checkpoint-local-dir: every K-th checkpoint is also written to the global level (--checkpoint-dir); stops and the final checkpoint always are",
+        HelpName = "K",
+        DefaultValueFactory = _ => 10,
+        CustomParser = r => OptionParsers.Count32(r, min: 1),
+    };
+
+    private readonly Option<bool> _noPartner = new("--no-partner")
+    {
+        Description = "With --checkpoint-local-dir: keep local copies only, no copy on a partner node",
+    };
+
     private readonly Option<bool> _quiet = new("--quiet")
     {
         Description = "Do not print the runtime's progress lines (warnings and errors still go to stderr)",
@@ -148,12 +168,23 @@ public sealed class RuntimeCommandLine
             {
                 r.AddError("--mtbf is used only with --checkpoint-interval auto");
             }
+
+            bool local = r.GetResult(cli._localDirectory) is not null;
+            if (!local && r.GetResult(cli._globalEvery) is { Implicit: false })
+            {
+                r.AddError("--global-every is used only with --checkpoint-local-dir (without a local level every checkpoint is global)");
+            }
+
+            if (!local && r.GetResult(cli._noPartner) is not null)
+            {
+                r.AddError("--no-partner is used only with --checkpoint-local-dir");
+            }
         });
         return cli;
     }
 
     private IEnumerable<Option> All =>
-        [_directory, _everySteps, _everySeconds, _interval, _mtbf, _maxRuntime, _walltimeReserve, _maxRequeues, _keep, _fresh, _signals, _onError, _async, _xdmf, _quiet];
+        [_directory, _everySteps, _everySeconds, _interval, _mtbf, _maxRuntime, _walltimeReserve, _maxRequeues, _keep, _fresh, _signals, _onError, _async, _xdmf, _localDirectory, _globalEvery, _noPartner, _quiet];
 
     /// <summary>The options the user gave (after a parse without errors).</summary>
     public CheckpointOptions Bind(ParseResult result)
@@ -179,6 +210,9 @@ public sealed class RuntimeCommandLine
             OnCheckpointError = result.GetValue(_onError),
             Async = result.GetValue(_async),
             Xdmf = result.GetValue(_xdmf),
+            LocalDirectory = result.GetValue(_localDirectory),
+            GlobalEvery = result.GetValue(_globalEvery),
+            NoPartner = result.GetValue(_noPartner),
             Quiet = result.GetValue(_quiet),
         };
     }

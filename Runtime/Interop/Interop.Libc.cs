@@ -24,6 +24,10 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, EntryPoint = "close", SetLastError = true)]
         internal static partial int close(int fd);
 
+        /// <summary>statfs(2); <paramref name="buffer"/> receives a struct statfs (120 bytes on x86_64 and aarch64; f_type is its first field, a long).</summary>
+        [LibraryImport(Libraries.Libc, EntryPoint = "statfs", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+        internal static unsafe partial int statfs(string path, byte* buffer);
+
         [LibraryImport(Libraries.Libc, EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         internal static partial int setenv(string name, string value, int overwrite);
     }
