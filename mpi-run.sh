@@ -202,6 +202,7 @@ trap 'forward USR2' USR2
 relaunches=0
 node_lost=""
 export COORDINATED_RELAUNCH=0   # how many times this step was relaunched in this allocation, for the ranks
+export COORDINATED_REPLACED_NODES=""   # lost:spare pairs of the latest relaunch (node3:node5,...), empty before any
 while :; do
   start_step "$@"
   # `wait` returns early whenever a trapped signal arrives; keep waiting until the launcher has really exited.
@@ -238,6 +239,9 @@ while :; do
   relaunches=$((relaunches + 1))
   node_lost=""   # replaced: only a loss that ends the loop sends the job back to the queue
   export COORDINATED_RELAUNCH=$relaunches
+  # lost:spare pairs of this relaunch, for the runtime's restart message ("node3 lost, replaced by node5").
+  COORDINATED_REPLACED_NODES="$(printf '%s,' "${relaunch_swaps[@]}" | sed 's/ -> /:/g; s/,$//')"
+  export COORDINATED_REPLACED_NODES
   echo "mpi-run.sh: relaunch $relaunches of at most $max_relaunches inside job $SLURM_JOB_ID (no requeue): $(printf '%s, ' "${relaunch_swaps[@]}" | sed 's/, $//') (the spare takes the lost node's ranks); $ranks rank(s) on ${step_nodes[*]}; the runtime chooses the restart level (local, partner or global) and prints it" >&2
 done
 
