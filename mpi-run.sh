@@ -49,8 +49,9 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    -n|--ranks|-np) [ $# -ge 2 ] || { echo "error: $1 needs a number" >&2; exit 64; }; ranks="$2"; shift 2 ;;
-    -N|--nodes) [ $# -ge 2 ] || { echo "error: $1 needs a number of nodes" >&2; exit 64; }; nodes="$2"; shift 2 ;;
+    -n|--ranks|-np) [ $# -ge 2 ] && [ -n "$2" ] || { echo "error: $1 needs a number" >&2; exit 64; }; ranks="$2"; shift 2 ;;
+    -N|--nodes) [ $# -ge 2 ] || { echo "error: $1 needs a number of nodes" >&2; exit 64; }
+      [ -n "$2" ] || { echo "error: $1 wants a positive number of nodes, not ''" >&2; exit 64; }; nodes="$2"; shift 2 ;;
     --max-relaunches) [ $# -ge 2 ] || { echo "error: $1 needs a number" >&2; exit 64; }
       max_relaunches="$2"; relaunch_flag="--max-relaunches"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -236,6 +237,10 @@ while :; do
   if ! relaunch_replace $node_lost; then
     echo "mpi-run.sh: not relaunching: $(wc -w <<<"$node_lost") node(s) lost but $relaunch_spares spare(s) left in job $SLURM_JOB_ID" >&2; break
   fi
+  # --overlap: a step that lost nodes at different moments can stay allocated in Slurm 22.05 after srun has gone
+  # (squeue -s still lists it), and a new step on its surviving nodes then waits forever ("Requested nodes are
+  # busy"). Its tasks are dead (srun --kill-on-bad-exit), so sharing its CPUs costs nothing.
+  [ "$relaunches" -gt 0 ] || launcher+=(--overlap)
   relaunches=$((relaunches + 1))
   node_lost=""   # replaced: only a loss that ends the loop sends the job back to the queue
   export COORDINATED_RELAUNCH=$relaunches

@@ -29,6 +29,7 @@ public sealed class RelaunchTests
         Assert.That(job.Hostfile(2), Is.EqualTo("node1,node1,node2,node2,node5,node5,node4,node4"), "the spare takes node3's place and its ranks 4-5");
         Assert.That(job.Call(1), Does.Contain("srun --mpi=pmix -n 8 --distribution=arbitrary --kill-on-bad-exit=1"));
         Assert.That(job.Call(1), Does.Contain("relaunch=0 replaced=\n"));
+        Assert.That(job.Call(2), Does.Contain("--kill-on-bad-exit=1 --overlap "), "the failed step may linger in Slurm: the relaunch shares its CPUs");
         Assert.That(job.Call(2), Does.Contain("relaunch=1 replaced=node3:node5\n"));
         Assert.That(run.Stderr, Does.Contain("mpi-run.sh: 8 rank(s) on node1 node2 node3 node4 (block-wise); spare node(s) of job 42: node5"));
         Assert.That(run.Stderr, Does.Contain("mpi-run.sh: node lost: node3: Slurm says down* (Not responding); the step ended with exit 137"));
