@@ -30,8 +30,6 @@ public class MultiLevelTests
 
     // Its own name and subnet: never the MultiNode fixture's cluster (crdt, 198.19.78) nor another's.
     private readonly NamespaceCluster _cluster = new("crdl", "198.19.81", nodes: 6);
-    private byte[] _referencePos = [];
-    private byte[] _referenceVel = [];
 
     private static string[] NBodyArgs(string dir, params string[] more) =>
         ["--particles", Particles.ToString(CultureInfo.InvariantCulture), "--steps", Steps.ToString(CultureInfo.InvariantCulture),
@@ -50,11 +48,7 @@ public class MultiLevelTests
 
         // The reference: one node (this machine), 2 ranks under mpirun, global snapshots only.
         string dir = _cluster.TestDir("reference");
-        using var job = Job.Mpi(2, Repo.NBodyDll, NBodyArgs(dir));
-        job.ExpectExit(0);
-        _referencePos = H5Py.DatasetBytes(Path.Combine(dir, "out.h5"), "/state/pos");
-        _referenceVel = H5Py.DatasetBytes(Path.Combine(dir, "out.h5"), "/state/vel");
-        Assert.That(_referencePos, Has.Length.EqualTo(Particles * 3 * 8));
+        Assert.That(_cluster.RunReference(NBodyArgs(dir), Path.Combine(dir, "out.h5")), Has.Length.EqualTo(Particles * 3 * 8));
     }
 
     [OneTimeTearDown]
@@ -300,11 +294,5 @@ public class MultiLevelTests
         [.. Metrics(dir).Where(e => e.GetProperty("event").GetString() == "checkpoint")
             .Select(e => (e.GetProperty("step").GetInt64(), e.TryGetProperty("level", out var l) ? l.GetString() ?? "" : "(no level)"))];
 
-    private void AssertSameBitsAsReference(string dir)
-    {
-        string file = Path.Combine(dir, "out.h5");
-        Assert.That(File.Exists(file), Is.True, $"{file} was not written");
-        Assert.That(H5Py.DatasetBytes(file, "/state/pos"), Is.EqualTo(_referencePos), "/state/pos differs from the 1-node run");
-        Assert.That(H5Py.DatasetBytes(file, "/state/vel"), Is.EqualTo(_referenceVel), "/state/vel differs from the 1-node run");
-    }
+    private void AssertSameBitsAsReference(string dir) => _cluster.AssertSameBitsAsReference(Path.Combine(dir, "out.h5"));
 }

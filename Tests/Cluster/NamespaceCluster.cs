@@ -14,6 +14,8 @@ namespace Coordinated.Tests.Cluster;
 internal sealed class NamespaceCluster(string name, string subnet, int nodes)
 {
     private string? _startError;
+    private byte[] _referencePos = [];
+    private byte[] _referenceVel = [];
 
     internal static string Script => Path.Combine(Repo.Root, "Tests", "Cluster", "cluster.sh");
 
@@ -112,6 +114,28 @@ internal sealed class NamespaceCluster(string name, string subnet, int nodes)
         echo "job $SLURM_JOB_ID starting (restart ${SLURM_RESTART_COUNT:-0}) on $SLURM_JOB_NODELIST"
         exec {{Repo.Root}}/mpi-run.sh {{launcherOptions}} {{Repo.NBodyDll}} {{string.Join(' ', appArgs)}}
         """;
+
+    /// <summary>
+    /// The reference run: NBody with <paramref name="args"/> on one node (this machine), 2 ranks under mpirun, writing
+    /// <paramref name="output"/>; every run on the cluster must end with the same bits (<see cref="AssertSameBitsAsReference"/>).
+    /// Returns the bytes of /state/pos.
+    /// </summary>
+    internal byte[] RunReference(IEnumerable<string> args, string output)
+    {
+        using var job = Job.Mpi(2, Repo.NBodyDll, args);
+        job.ExpectExit(0);
+        _referencePos = H5Py.DatasetBytes(output, "/state/pos");
+        _referenceVel = H5Py.DatasetBytes(output, "/state/vel");
+        return _referencePos;
+    }
+
+    /// <summary>/state/pos and /state/vel of <paramref name="file"/> are bitwise those of the reference run.</summary>
+    internal void AssertSameBitsAsReference(string file)
+    {
+        Assert.That(File.Exists(file), Is.True, $"{file} was not written");
+        Assert.That(H5Py.DatasetBytes(file, "/state/pos"), Is.EqualTo(_referencePos), "/state/pos differs from the 1-node run");
+        Assert.That(H5Py.DatasetBytes(file, "/state/vel"), Is.EqualTo(_referenceVel), "/state/vel differs from the 1-node run");
+    }
 
     /// <summary>Waits until every node is idle again (a restarted node registers with slurmctld).</summary>
     internal static void WaitAllIdle()

@@ -202,12 +202,6 @@ public sealed class RelaunchTests
 
         public void Dispose() => _dir.Dispose();
 
-        private void Stub(string name, string body)
-        {
-            string path = this[Path.Combine("stubs", name)];
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.WriteAllText(path, "#!/bin/bash\n" + body.ReplaceLineEndings("\n") + "\n");
-            File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
-        }
+        private void Stub(string name, string body) => StandIn.Write(this["stubs"], name, body);
     }
 }
