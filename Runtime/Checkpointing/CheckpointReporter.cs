@@ -37,7 +37,7 @@ internal sealed class CheckpointReporter(string app, CheckpointOptions options, 
         if (outcome.Level != "global")
         {
             log.Info($"checkpoint of step {step} ({trigger}) committed ({outcome.Level}) in {report.TotalSeconds:F3} s: {RuntimeLog.FormatBytes(report.Bytes)} " +
-                $"(agree {outcome.AgreeSeconds:F4}, gather and write {timings.WriteSeconds:F3}, flush {timings.FlushSeconds:F3}) -> {outcome.File}{removed}");
+                $"(agree {outcome.AgreeSeconds:F4}, checksums + exchange + write {timings.WriteSeconds:F3}, flush {timings.FlushSeconds:F3}, commit {outcome.CommitSeconds:F3}) -> {outcome.File}{removed}");
         }
         else
         {
@@ -63,12 +63,12 @@ internal sealed class CheckpointReporter(string app, CheckpointOptions options, 
     }
 
     /// <summary>Records a restart from <paramref name="result"/>.</summary>
-    internal void Restarted(SnapshotReader.ReadOutcome outcome, Recovery.Result result, int restartCount, int ranks, string level) =>
+    internal void Restarted(SnapshotReader.ReadOutcome outcome, Recovery.Result result, int restartCount, int ranks) =>
         metrics?.Append(new RestartEvent
         {
             TimeUtc = DateTime.UtcNow, App = app, Step = outcome.Step, RestartCount = restartCount, Ranks = ranks,
             WriterRanks = outcome.WriterRanks, Bytes = outcome.Bytes, ReadSeconds = MetricsLog.Seconds(outcome.ReadSeconds),
             VerifySeconds = MetricsLog.Seconds(outcome.VerifySeconds), TotalSeconds = MetricsLog.Seconds(result.Seconds),
-            File = result.Name!, Skipped = result.Skipped, Level = level,
+            File = result.Name!, Skipped = result.Skipped, Level = result.Level,
         });
 }

@@ -247,32 +247,10 @@ public sealed class Checkpointer : IDisposable
             return StartAt(0);
         }
 
-        string why = "no local level (--checkpoint-local-dir not given)";
-        if (_local is not null)
-        {
-            var choice = _local.Choose(_state, names.Length > 0 ? Recovery.StepOf(names[0]) : -1, out why, out var warnings);
-            warnings.ForEach(_log.Warning);
-            if (choice is not null)
-            {
-                string? failure = _local.Load(choice, _state, out var read);
-                if (failure is null)
-                {
-                    _local.Restored(choice.Step);
-                    _log.Info($"restart level: {choice.Level} step {choice.Step}: {choice.Why}");
-                    return Resumed(read, new Recovery.Result($"the {choice.Level} level in {_options.LocalDirectory}", read, read.ReadSeconds + read.VerifySeconds, []), choice.Level,
-                        global: names.Length > 0 && Recovery.StepOf(names[0]) == choice.Step);
-                }
-
-                _log.Warning($"the local checkpoint of step {choice.Step} could not be loaded: {failure}; using the global level");
-                why = $"the local checkpoint of step {choice.Step} could not be loaded";
-            }
-        }
-
-        var result = Recovery.LoadNewest(_comm, _directoryPath, names, _state, _log);
+        var result = Recovery.LoadNewestAcrossLevels(_comm, _directoryPath, names, _state, _log, _local, _options.LocalDirectory);
         if (result.Outcome is { } outcome)
         {
-            _log.Info($"restart level: global step {outcome.Step}: {why}; resuming from {result.Name}");
-            return Resumed(outcome, result, "global", global: true);
+            return Resumed(outcome, result);
         }
 
         if (names.Length > 0)
@@ -283,20 +261,20 @@ public sealed class Checkpointer : IDisposable
                 ExitCodes.DataError, isCollective: true);
         }
 
-        _log.Info($"restart level: none step 0: nothing to restore (no global snapshot in {_directoryPath}; {why})");
+        _log.Info($"restart level: none step 0: nothing to restore (no global snapshot in {_directoryPath}; {result.Why})");
         RestartCount = 0;
         return StartAt(0);
     }
 
-    /// <summary>After a snapshot was loaded (from any level): the restart count, the log line, metrics, row sets. Collective.</summary>
-    private long Resumed(SnapshotReader.ReadOutcome outcome, Recovery.Result result, string level, bool global)
+    /// <summary>After a checkpoint was loaded (from any level): the restart count, the log line, metrics, row sets. Collective.</summary>
+    private long Resumed(SnapshotReader.ReadOutcome outcome, Recovery.Result result)
     {
         RestartCount = SlurmJob.RestartCount ?? ((int)outcome.RestartCount + 1);
         _lastOnDiskStep = outcome.Step;
-        _lastGlobalStep = global ? outcome.Step : -1;
+        _lastGlobalStep = result.GlobalStep ?? -1;
         _log.Info($"resumed from step {outcome.Step} (restart {RestartCount}) from {result.Name}, written by {outcome.WriterRanks} rank(s): " +
             $"{RuntimeLog.FormatBytes(outcome.Bytes)} read and verified in {result.Seconds:F3} s");
-        _reporter.Restarted(outcome, result, RestartCount, _comm.Size, level);
+        _reporter.Restarted(outcome, result, RestartCount, _comm.Size);
         _state.RowsLoaded();
         _agreement.CheckpointTaken();
         return StartAt(outcome.Step);
@@ -357,23 +335,17 @@ public sealed class Checkpointer : IDisposable
             return StepDecision.Continue;
         }
 
-        bool global = true;
-        if (_local is { Enabled: true })
+        if (_local is { Enabled: true } && ++_localCheckpoints % _options.GlobalEvery != 0)
         {
-            _localCheckpoints++;
-            global = _localCheckpoints % _options.GlobalEvery == 0;
-            if (!global)
+            _state.GatherRows();
+            bool committed = WriteLocal(_state.Capture(RestartCount), step, checkpoint, agreeSeconds, stageSeconds: null);
+            _agreement.CheckpointTaken();
+            if (committed)
             {
-                _state.GatherRows();
-                var outcome = _local.Write(_state.Capture(RestartCount), step, checkpoint, agreeSeconds, stageSeconds: null);
-                _agreement.CheckpointTaken();
-                if (Report(outcome, out string? failure) is not null)
-                {
-                    return StepDecision.Continue;
-                }
-
-                LocalFailed(step, failure); // then this checkpoint is global
+                return StepDecision.Continue;
             }
+
+            // The local level failed and is off now: this checkpoint is global.
         }
 
         if (_async is not null)
@@ -381,13 +353,10 @@ public sealed class Checkpointer : IDisposable
             WaitForPending();
             _state.GatherRows();
             SnapshotContent content = _async.Stage(_state, RestartCount, out double stageSeconds);
-            if (global && _local is { Enabled: true })
+            if (_local is { Enabled: true })
             {
-                // The global write drains from the same staged copy that the local level has just stored.
-                if (Report(_local.Write(content, step, checkpoint, agreeSeconds, stageSeconds), out string? failure) is null)
-                {
-                    LocalFailed(step, failure);
-                }
+                // The K-th checkpoint: the global write drains from the same staged copy that the local level stores now.
+                WriteLocal(content, step, checkpoint, agreeSeconds, stageSeconds);
             }
 
             _drainStep = step;
@@ -442,10 +411,9 @@ public sealed class Checkpointer : IDisposable
     {
         WaitForPending(); // an asynchronous write still in flight is committed first: snapshots commit in step order
         _state.GatherRows();
-        if (trigger is Trigger.EverySteps or Trigger.EverySeconds or Trigger.Auto && _local is { Enabled: true }
-            && Report(_local.Write(_state.Capture(RestartCount), step, trigger, agreeSeconds, stageSeconds: null), out string? localFailure) is null)
+        if (trigger is Trigger.EverySteps or Trigger.EverySeconds or Trigger.Auto && _local is { Enabled: true })
         {
-            LocalFailed(step, localFailure);
+            WriteLocal(_state.Capture(RestartCount), step, trigger, agreeSeconds, stageSeconds: null); // the K-th checkpoint: local, then global
         }
 
         var outcome = _protocol.CommitSnapshot(_comm, _state.Capture(RestartCount), step, trigger, agreeSeconds, stageSeconds: null);
@@ -453,7 +421,21 @@ public sealed class Checkpointer : IDisposable
         return Report(outcome, out failure);
     }
 
-    /// <summary>The local level failed (disk full, I/O error): it is off from now on; every checkpoint is global. Local.</summary>
+    /// <summary>
+    /// Writes and reports a local (and partner) checkpoint. If it fails (disk full, I/O error) the local level is off
+    /// from now on and every checkpoint is global; one warning says so. Collective.
+    /// </summary>
+    private bool WriteLocal(SnapshotContent content, long step, Trigger trigger, double agreeSeconds, double? stageSeconds)
+    {
+        if (Report(_local!.Write(content, step, trigger, agreeSeconds, stageSeconds), out string? failure) is not null)
+        {
+            return true;
+        }
+
+        LocalFailed(step, failure);
+        return false;
+    }
+
     private void LocalFailed(long step, string? failure) =>
         _log.Warning($"the local checkpoint of step {step} failed: {failure}. The local level is off for the rest of this run: every checkpoint is global (written to {_directoryPath}). What to do: free space in or fix {_options.LocalDirectory} for the next run.");
 

@@ -9,7 +9,9 @@ namespace Coordinated.Checkpointing;
 /// and then let it go on. <c>COORDINATED_FAULT_FAIL=POINT</c> makes the point fail
 /// (an IOException, or for <c>fsync-directory</c> the fsync's result). <c>COORDINATED_FAULT_RANK=R</c> limits either
 /// to one rank, <c>COORDINATED_FAULT_STEP=S</c> to one step. Points: signals-registered, created, state-written,
-/// closed, flushed, fsync-directory, renamed, latest-written, restore-opened, step-boundary.
+/// closed, flushed, fsync-directory, renamed, latest-written, restore-opened, step-boundary; for the local level
+/// local-write (a node leader about to write its files), local-full (FAIL only: the write fails as with ENOSPC) and
+/// local-committed (every rank, after the agreement on a local checkpoint).
 /// </summary>
 internal static class FaultInjection
 {

@@ -52,8 +52,36 @@ internal static partial class LocalFile
             _ => "string:" + Convert.ToString(p.Value, CultureInfo.InvariantCulture),
         }));
 
-    /// <summary>This rank's part: header (arrays with CRC32C, scalars) with its own CRC32C, then the arrays' bytes.</summary>
-    internal static byte[] EncodePart(SnapshotContent content, int rank, long step)
+    /// <summary>Checksum block size: the global snapshot's (4 MiB), so that three blocks at a time run as three CRC streams.</summary>
+    internal const int BlockBytes = SnapshotFile.ChecksumBlockBytes;
+
+    /// <summary>CRC32C of each <see cref="BlockBytes"/> block of <paramref name="data"/> (the last one shorter), three full blocks at a time.</summary>
+    internal static uint[] BlockChecksums(ReadOnlySpan<byte> data)
+    {
+        int count = (int)((data.Length + (long)BlockBytes - 1) / BlockBytes);
+        int full = data.Length / BlockBytes;
+        var crcs = new uint[count];
+        int i = 0;
+        for (; i + 3 <= full; i += 3)
+        {
+            (crcs[i], crcs[i + 1], crcs[i + 2]) = Crc32C.Compute3(
+                data.Slice(i * BlockBytes, BlockBytes), data.Slice((i + 1) * BlockBytes, BlockBytes), data.Slice((i + 2) * BlockBytes, BlockBytes));
+        }
+
+        for (; i < count; i++)
+        {
+            int start = i * BlockBytes;
+            crcs[i] = Crc32C.Compute(data.Slice(start, Math.Min(BlockBytes, data.Length - start)));
+        }
+
+        return crcs;
+    }
+
+    /// <summary>
+    /// The header of this rank's part: its arrays (slice, byte length, CRC32C of each block), its scalars, the step and
+    /// restart count, then the header's own CRC32C. The part is this header followed by the arrays' bytes in order.
+    /// </summary>
+    internal static byte[] EncodePartHeader(SnapshotContent content, int rank, long step)
     {
         using var header = new MemoryStream();
         using (var w = new BinaryWriter(header, Encoding.UTF8, leaveOpen: true))
@@ -70,7 +98,12 @@ internal static partial class LocalFile
                 w.Write(a.LocalCount);
                 w.Write(a.ElementBytes);
                 w.Write((long)bytes.Length);
-                w.Write(Crc32C.Compute(bytes));
+                uint[] crcs = BlockChecksums(bytes);
+                w.Write(crcs.Length);
+                foreach (uint crc in crcs)
+                {
+                    w.Write(crc);
+                }
             }
 
             w.Write(content.Scalars.Count);
@@ -79,30 +112,14 @@ internal static partial class LocalFile
                 w.Write(name);
                 w.Write(BitConverter.DoubleToInt64Bits(value));
             }
+
+            w.Write(Crc32C.Compute(header.GetBuffer().AsSpan(0, (int)header.Length)));
         }
 
-        long data = content.Arrays.Sum(a => (long)a.Bytes.Length);
-        long total = header.Length + 4 + data;
-        if (total > int.MaxValue - 64)
-        {
-            throw new InvalidDataException($"this rank's part is {RuntimeLog.FormatBytes(total)}; the local level holds at most 2 GiB per rank");
-        }
-
-        byte[] blob = GC.AllocateUninitializedArray<byte>((int)total);
-        header.GetBuffer().AsSpan(0, (int)header.Length).CopyTo(blob);
-        BitConverter.TryWriteBytes(blob.AsSpan((int)header.Length), Crc32C.Compute(blob.AsSpan(0, (int)header.Length)));
-        int at = (int)header.Length + 4;
-        foreach (StateArray a in content.Arrays)
-        {
-            Span<byte> bytes = a.Bytes;
-            bytes.CopyTo(blob.AsSpan(at));
-            at += bytes.Length;
-        }
-
-        return blob;
+        return header.ToArray();
     }
 
-    /// <summary>Decodes a part and verifies its header and every array's CRC32C; throws <see cref="InvalidDataException"/> on damage.</summary>
+    /// <summary>Decodes a part and verifies its header and every block's CRC32C; throws <see cref="InvalidDataException"/> on damage.</summary>
     internal static LocalPart DecodePart(byte[] blob)
     {
         try
@@ -117,10 +134,22 @@ internal static partial class LocalFile
                 throw new InvalidDataException("damaged part header");
             }
 
-            var specs = new List<(string Name, long Offset, long Count, int ElementBytes, long Length, uint Crc)>();
+            var specs = new List<(string Name, long Offset, long Count, int ElementBytes, long Length, uint[] Crcs)>();
             for (int i = 0; i < count; i++)
             {
-                specs.Add((r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), r.ReadUInt32()));
+                var (name, offset, elements, elementBytes, length, blocks) = (r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32());
+                if (blocks < 0 || blocks != (length + BlockBytes - 1) / BlockBytes)
+                {
+                    throw new InvalidDataException($"damaged part header of rank {rank} at '{name}'");
+                }
+
+                var crcs = new uint[blocks];
+                for (int b = 0; b < blocks; b++)
+                {
+                    crcs[b] = r.ReadUInt32();
+                }
+
+                specs.Add((name, offset, elements, elementBytes, length, crcs));
             }
 
             int scalarCount = r.ReadInt32();
@@ -150,10 +179,14 @@ internal static partial class LocalFile
                     throw new InvalidDataException($"rank {rank}'s part is truncated at '{s.Name}'");
                 }
 
-                uint crc = Crc32C.Compute(blob.AsSpan(at, (int)s.Length));
-                if (crc != s.Crc)
+                uint[] crcs = BlockChecksums(blob.AsSpan(at, (int)s.Length));
+                for (int b = 0; b < crcs.Length; b++)
                 {
-                    throw new InvalidDataException($"checksum mismatch in '{s.Name}' of rank {rank} (stored {s.Crc:x8}, computed {crc:x8})");
+                    if (crcs[b] != s.Crcs[b])
+                    {
+                        long first = (long)b * BlockBytes / Math.Max(1, s.ElementBytes);
+                        throw new InvalidDataException($"checksum mismatch in '{s.Name}' of rank {rank}, block {b} (from local element {first}; stored {s.Crcs[b]:x8}, computed {crcs[b]:x8})");
+                    }
                 }
 
                 arrays.Add(new LocalPart.Array(s.Name, s.Offset, s.Count, s.ElementBytes, at, (int)s.Length));
@@ -176,8 +209,11 @@ internal static partial class LocalFile
     /// <summary>What a local-level file's header says.</summary>
     internal sealed record Header(string App, long Step, int RestartCount, int Size, int[] Ranks, string Parameters, string StateNames);
 
-    /// <summary>Writes a whole file (header, then the parts of <see cref="Header.Ranks"/> in order) to <paramref name="path"/>.</summary>
-    internal static void Write(string path, Header header, IReadOnlyList<ReadOnlyMemory<byte>> parts, bool fsync)
+    /// <summary>
+    /// Writes a whole file to <paramref name="path"/>: the header, then for each rank of <see cref="Header.Ranks"/> its
+    /// part of <paramref name="partLengths"/>[i] bytes, written by <paramref name="writePart"/>(stream, i).
+    /// </summary>
+    internal static void Write(string path, Header header, long[] partLengths, Action<Stream, int> writePart)
     {
         using var head = new MemoryStream();
         using (var w = new BinaryWriter(head, Encoding.UTF8, leaveOpen: true))
@@ -195,21 +231,24 @@ internal static partial class LocalFile
 
             w.Write(header.Parameters);
             w.Write(header.StateNames);
-            foreach (var part in parts)
+            foreach (long length in partLengths)
             {
-                w.Write((long)part.Length);
+                w.Write(length);
             }
         }
 
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1);
         stream.Write(head.GetBuffer().AsSpan(0, (int)head.Length));
         stream.Write(BitConverter.GetBytes(Crc32C.Compute(head.GetBuffer().AsSpan(0, (int)head.Length))));
-        foreach (var part in parts)
+        for (int i = 0; i < partLengths.Length; i++)
         {
-            stream.Write(part.Span);
+            long before = stream.Position;
+            writePart(stream, i);
+            if (stream.Position - before != partLengths[i])
+            {
+                throw new InvalidOperationException($"the part of rank {header.Ranks[i]} has {stream.Position - before} bytes, not {partLengths[i]}");
+            }
         }
-
-        stream.Flush(flushToDisk: fsync);
     }
 
     /// <summary>

@@ -7,9 +7,10 @@ namespace Coordinated.Checkpointing;
 
 /// <summary>
 /// The local and partner checkpoint levels (--checkpoint-local-dir, docs/MULTILEVEL.md). At a local checkpoint every
-/// rank encodes its part of the registered state (<see cref="LocalFile.EncodePart"/>) and one MPI_Alltoallv sends it
-/// both to its node's leader and to the leader of its partner node (the next node in the ring): a gather on the node
-/// and the partner copy in one collective, without a second copy through the leader. Each leader writes its node's
+/// rank checksums its part of the registered state (<see cref="LocalFile.EncodePartHeader"/>) and MPI_Alltoallv sends
+/// the header and then each array's bytes, straight from the state, both to its node's leader and to the leader of its
+/// partner node (the next node in the ring): the gather on the node and the partner copy in one collective per array,
+/// with no copy into a send buffer; the leader writes its own ranks' bytes directly. Each leader writes its node's
 /// file and the partner copy into its node-local directory (temporary, then rename; no fsync on tmpfs), and one
 /// agreement decides: committed only when every node has both. Restart (<see cref="Choose"/>, <see cref="Load"/>):
 /// the leaders list and verify what they hold, one allgather tells everyone, and the newest step that every rank's
@@ -114,30 +115,42 @@ internal sealed class LocalLevel
     internal CommitOutcome Write(SnapshotContent content, long step, Trigger trigger, double agreeSeconds, double? stageSeconds)
     {
         var total = Stopwatch.StartNew();
-        byte[] blob = [];
-        string? failure = Phases.Agree(_comm, "encoding the local checkpoint", Phases.Run(() => blob = LocalFile.EncodePart(content, _comm.Rank, step)));
+        byte[] header = [];
+        string? failure = Phases.Agree(_comm, "checksums of the local checkpoint", Phases.Run(() => header = LocalFile.EncodePartHeader(content, _comm.Rank, step)));
         var timings = new SnapshotWriter.WriteTimings { Bytes = content.Bytes };
         string ownName = LocalFile.Name(_app, step, Nodes.RanksOfNode[Nodes.Node], _comm.Size, partner: false);
         if (failure is null)
         {
-            long[] lengths = _comm.Allgather((long)blob.Length);
-            failure = TooLarge(lengths);
+            // Column 0: every rank's part header; column c: the bytes of array c - 1. Everyone learns every length.
+            int columns = content.Arrays.Count + 1;
+            long[] mine = [header.Length, .. content.Arrays.Select(a => (long)a.Bytes.Length)];
+            long[] lengths = new long[_comm.Size * columns];
+            _comm.Allgatherv<long>(mine, lengths, Enumerable.Repeat(columns, _comm.Size).ToArray(), Enumerable.Range(0, _comm.Size).Select(r => r * columns).ToArray());
+            failure = TooLarge(lengths, columns);
             if (failure is null)
             {
-                var write = Stopwatch.StartNew();
-                byte[] received = Exchange(blob, lengths, out int[] offsets);
+                var received = new byte[columns][];
+                var offsets = new int[columns][];
+                received[0] = Exchange(header, r => lengths[r * columns], out offsets[0]);
+                for (int c = 1; c < columns; c++)
+                {
+                    int column = c;
+                    received[c] = Exchange(content.Arrays[c - 1].Bytes, r => lengths[(r * columns) + column], out offsets[c]);
+                }
+
                 Exception? error = null;
                 double flush = 0;
                 if (IsLeader)
                 {
-                    error = Phases.Run(() => flush = WriteFiles(content, step, received, offsets, lengths));
+                    var parts = new Parts(content, header, received, offsets, lengths, columns, _comm.Rank);
+                    error = Phases.Run(() => flush = WriteFiles(content, step, parts));
                     if (error is not null)
                     {
                         error = new IOException($"writing the local checkpoint in {Directory} on node {NodeName}: {error.Message}");
                     }
                 }
 
-                timings.WriteSeconds = write.Elapsed.TotalSeconds - flush;
+                timings.WriteSeconds = total.Elapsed.TotalSeconds - flush; // checksums, exchange, write
                 timings.FlushSeconds = flush;
                 failure = Phases.Agree(_comm, null, error);
             }
@@ -170,44 +183,66 @@ internal sealed class LocalLevel
     /// <summary>After a restore from the local level: that step counts as committed for the retention. Local.</summary>
     internal void Restored(long step) => _committed.Add(step);
 
-    private string? TooLarge(long[] lengths)
+    /// <summary>Why the exchange cannot be done (MPI counts are 32-bit), or null. Same on every rank.</summary>
+    private string? TooLarge(long[] lengths, int columns)
     {
+        for (int r = 0; r < _comm.Size; r++)
+        {
+            long part = Enumerable.Range(0, columns).Sum(c => lengths[(r * columns) + c]);
+            if (part > int.MaxValue - 64)
+            {
+                return $"rank {r}'s part is {RuntimeLog.FormatBytes(part)}; the local level holds at most 2 GiB per rank";
+            }
+        }
+
         for (int node = 0; node < Nodes.Count; node++)
         {
-            long bytes = Nodes.RanksOfNode[node].Sum(r => lengths[r]) + (Partner ? Nodes.RanksOfNode[Nodes.PartnerSourceOf(node)].Sum(r => lengths[r]) : 0);
-            if (bytes > int.MaxValue)
+            int[] sources = [.. Nodes.RanksOfNode[node], .. Partner ? Nodes.RanksOfNode[Nodes.PartnerSourceOf(node)] : []];
+            for (int c = 0; c < columns; c++)
             {
-                return $"node {Nodes.Names[node]} would receive {RuntimeLog.FormatBytes(bytes)} for its local and partner copies; the local level handles at most 2 GiB per node";
+                long bytes = sources.Sum(r => lengths[(r * columns) + c]);
+                if (bytes > int.MaxValue)
+                {
+                    return $"node {Nodes.Names[node]} would receive {RuntimeLog.FormatBytes(bytes)} of one array for its local and partner copies; the local level handles at most 2 GiB per array and node";
+                }
             }
         }
 
         return null;
     }
 
-    /// <summary>One MPI_Alltoallv: each rank's part goes to its node's leader and to its partner node's leader. Collective.</summary>
-    private byte[] Exchange(byte[] blob, long[] lengths, out int[] offsets)
+    /// <summary>
+    /// One MPI_Alltoallv: <paramref name="data"/> goes to this node's leader (unless this rank is the leader: it writes
+    /// its own bytes directly) and to the partner node's leader. Returns what this rank received (leaders only), at
+    /// <paramref name="offsets"/> by source rank. Collective.
+    /// </summary>
+    private byte[] Exchange(ReadOnlySpan<byte> data, Func<int, long> length, out int[] offsets)
     {
         int size = _comm.Size;
         int[] sendCounts = new int[size], sendDispls = new int[size], receiveCounts = new int[size];
         offsets = new int[size];
-        sendCounts[Nodes.Leader(Nodes.Node)] = blob.Length;
+        if (!IsLeader)
+        {
+            sendCounts[Nodes.Leader(Nodes.Node)] = data.Length;
+        }
+
         if (Partner)
         {
-            sendCounts[Nodes.Leader(Nodes.PartnerOf(Nodes.Node))] = blob.Length;
+            sendCounts[Nodes.Leader(Nodes.PartnerOf(Nodes.Node))] = data.Length;
         }
 
         if (IsLeader)
         {
-            foreach (int r in Nodes.RanksOfNode[Nodes.Node])
+            foreach (int r in Nodes.RanksOfNode[Nodes.Node].Where(r => r != _comm.Rank))
             {
-                receiveCounts[r] = (int)lengths[r];
+                receiveCounts[r] = (int)length(r);
             }
 
             if (Partner)
             {
                 foreach (int r in Nodes.RanksOfNode[Nodes.PartnerSourceOf(Nodes.Node)])
                 {
-                    receiveCounts[r] = (int)lengths[r];
+                    receiveCounts[r] = (int)length(r);
                 }
             }
         }
@@ -220,12 +255,37 @@ internal sealed class LocalLevel
         }
 
         byte[] received = GC.AllocateUninitializedArray<byte>(at);
-        _comm.Alltoallv<byte>(blob, sendCounts, sendDispls, received, receiveCounts, offsets);
+        _comm.Alltoallv(data, sendCounts, sendDispls, received, receiveCounts, offsets);
         return received;
     }
 
+    /// <summary>Where each rank's part is on the leader: its own in the state itself, the others' in the exchanged columns.</summary>
+    private sealed class Parts(SnapshotContent content, byte[] header, byte[][] received, int[][] offsets, long[] lengths, int columns, int self)
+    {
+        internal long Length(int rank) => Enumerable.Range(0, columns).Sum(c => lengths[(rank * columns) + c]);
+
+        internal void Write(Stream stream, int rank)
+        {
+            if (rank == self)
+            {
+                stream.Write(header);
+                foreach (StateArray array in content.Arrays)
+                {
+                    stream.Write(array.Bytes);
+                }
+
+                return;
+            }
+
+            for (int c = 0; c < columns; c++)
+            {
+                stream.Write(received[c].AsSpan(offsets[c][rank], (int)lengths[(rank * columns) + c]));
+            }
+        }
+    }
+
     /// <summary>The leader writes its node's file and the partner copy; returns the seconds spent in fsync. Local.</summary>
-    private double WriteFiles(SnapshotContent content, long step, byte[] received, int[] offsets, long[] lengths)
+    private double WriteFiles(SnapshotContent content, long step, Parts parts)
     {
         FaultInjection.At("local-write", _comm.Rank, step);
         if (FaultInjection.Fails("local-full", _comm.Rank, step))
@@ -235,22 +295,31 @@ internal sealed class LocalLevel
 
         string parameters = LocalFile.Parameters(content.Parameters);
         string names = string.Join(",", content.Arrays.Select(a => a.Name));
+        System.IO.Directory.CreateDirectory(Directory); // again, in case it was removed while the run went on
         var flush = new Stopwatch();
         void One(int node, bool partner)
         {
             int[] ranks = Nodes.RanksOfNode[node];
             string name = LocalFile.Name(_app, step, ranks, _comm.Size, partner);
             string temporary = Path.Combine(Directory, "." + name + ".tmp");
-            var parts = ranks.Select(r => (ReadOnlyMemory<byte>)received.AsMemory(offsets[r], (int)lengths[r])).ToList();
-            LocalFile.Write(temporary, new LocalFile.Header(_app, step, content.RestartCount, _comm.Size, ranks, parameters, names), parts, fsync: false);
-            if (!_tmpfs)
+            try
             {
-                flush.Start();
-                DurableFiles.FlushFile(temporary);
-                flush.Stop();
-            }
+                var header = new LocalFile.Header(_app, step, content.RestartCount, _comm.Size, ranks, parameters, names);
+                LocalFile.Write(temporary, header, [.. ranks.Select(parts.Length)], (stream, i) => parts.Write(stream, ranks[i]));
+                if (!_tmpfs)
+                {
+                    flush.Start();
+                    DurableFiles.FlushFile(temporary);
+                    flush.Stop();
+                }
 
-            File.Move(temporary, Path.Combine(Directory, name), overwrite: true);
+                File.Move(temporary, Path.Combine(Directory, name), overwrite: true);
+            }
+            catch
+            {
+                TryDelete("." + name + ".tmp"); // a full disk gets its space back
+                throw;
+            }
         }
 
         One(Nodes.Node, partner: false);
@@ -376,11 +445,13 @@ internal sealed class LocalLevel
                         : null;
                     lines.Add(mismatch is null
                         ? $"F\t{parsed.Step}\t{NodeLayout.Ranges(parsed.Ranks, "_")}\t{name}"
-                        : $"X\t{parsed.Step}\t{mismatch}");
+                        : $"X\t{parsed.Step}\t{OneLine(mismatch)}");
                 }
-                catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+                catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    lines.Add($"C\t{parsed.Step}\t{NodeLayout.Ranges(parsed.Ranks, "_")}\t{Path.Combine(Directory, name)} on node {NodeName}: {e.Message}");
+                    // Damage can surface as any exception of the decoder (a bad length prefix is a FormatException):
+                    // every one is reported, none may escape, or the other ranks would wait in the allgather below.
+                    lines.Add($"C\t{parsed.Step}\t{NodeLayout.Ranges(parsed.Ranks, "_")}\t{Path.Combine(Directory, name)} on node {NodeName}: {OneLine(e.Message)}");
                 }
             }
         }
@@ -463,6 +534,8 @@ internal sealed class LocalLevel
             .Select(g => $"node {Nodes.Names[g.Key.Running]} has no verified copy of {RanksText(g)} (node lost or replaced, or its file damaged); rebuilt from node {Nodes.Names[g.Key.From]}'s partner copy");
         return new Choice(best, holder, "partner", string.Join("; ", groups));
     }
+
+    private static string OneLine(string text) => text.Replace('\n', ' ').Replace('\t', ' ').Replace('\r', ' ');
 
     /// <summary>Which ranks no node holds at the newest step seen, and which nodes (with their partners) that means were lost.</summary>
     private string MissingText(Dictionary<long, List<(int Node, int[] Ranks)>> held)

@@ -78,6 +78,9 @@ public sealed class BadOptionTests
         new("--stop-signals", Kind.List),
         new("--on-checkpoint-error", Kind.Name),
         new("--checkpoint-async", Kind.Switch),
+        new("--checkpoint-local-dir", Kind.Text),
+        new("--global-every", Kind.Count, ZeroInvalid: true, Max: int.MaxValue, Needs: ["--checkpoint-local-dir", "local"]),
+        new("--no-partner", Kind.Switch, Needs: ["--checkpoint-local-dir", "local"]),
         new("--quiet", Kind.Switch),
     ];
 
@@ -145,6 +148,8 @@ public sealed class BadOptionTests
         (s_counter, new("auto without --mtbf", ["--checkpoint-interval", "auto"], "--mtbf", "needs --mtbf")),
         (s_counter, new("--mtbf without auto", ["--mtbf", "60"], "--mtbf", "only with --checkpoint-interval auto")),
         (s_counter, new("two wall-clock intervals", ["--checkpoint-interval", "60", "--checkpoint-every-seconds", "30"], "--checkpoint-every-seconds", "give only one")),
+        (s_counter, new("--global-every without a local level", ["--global-every", "5"], "--global-every", "only with --checkpoint-local-dir")),
+        (s_counter, new("--no-partner without a local level", ["--no-partner"], "--no-partner", "only with --checkpoint-local-dir")),
         (s_counter, new("a signal that cannot be caught", ["--stop-signals", "TERM,KILL"], "--stop-signals", "unknown signal 'KILL'")),
         (s_study, new("an interval twice", ["--intervals", "1,1"], "--intervals", "given twice")),
         (s_study, new("no --out", [], "--out", "is required", Drop: ["--out"])),

@@ -30,6 +30,27 @@ internal sealed class Job : IDisposable
         return Start(command[0], command[1..], env);
     }
 
+    /// <summary>
+    /// Starts an app on simulated nodes (one host): mpirun MPMD, one app context per node with
+    /// <c>COORDINATED_NODE</c> set to the node's name (docs/MULTILEVEL.md), ranks in the order given.
+    /// </summary>
+    internal static Job MpiNodes((string Node, int Ranks)[] nodes, string dll, IEnumerable<string> args, IDictionary<string, string>? env = null)
+    {
+        string[] app = [.. args];
+        var command = new List<string> { "--quiet", "--oversubscribe", "--bind-to", "none" };
+        foreach (var (node, ranks) in nodes)
+        {
+            if (command.Count > 4)
+            {
+                command.Add(":");
+            }
+
+            command.AddRange(["-n", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "-x", "COORDINATED_NODE=" + node, "dotnet", dll, .. app]);
+        }
+
+        return Start("mpirun", command, env);
+    }
+
     /// <summary>Starts the app without mpirun (a singleton MPI process).</summary>
     internal static Job Single(string dll, IEnumerable<string> args, IDictionary<string, string>? env = null) =>
         Start("dotnet", [dll, .. args], env);
