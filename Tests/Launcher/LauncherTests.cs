@@ -96,7 +96,7 @@ public class LauncherTests
 
         internal StaleRepo()
         {
-            foreach (string script in new[] { "mpi-run.sh", "build.sh", "scripts/ensure-deps.sh" })
+            foreach (string script in new[] { "mpi-run.sh", "build.sh", "scripts/ensure-deps.sh", "scripts/relaunch.sh" })
             {
                 Copy(Path.Combine(Repo.Root, script), this[script]);
             }

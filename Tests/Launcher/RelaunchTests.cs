@@ -8,7 +8,7 @@ namespace Coordinated.Tests.Launcher;
 /// down only after the step ended. Run against stand-ins of srun, scontrol and sinfo that play a 5-node job (each
 /// srun call runs the test's script for that call: mark a node down, leave the job's node list, exit 137), so every
 /// path is exact and takes a second. The real thing, on a simulated cluster with real node deaths, is
-/// Tests/Cluster/MultiLevelTests.cs. Also: -N and --max-relaunches with bad values exit 64.
+/// Tests/Cluster/MultiLevelClusterTests.cs. Also: -N and --max-relaunches with bad values exit 64.
 /// </summary>
 [Category("Launcher")]
 public sealed class RelaunchTests

@@ -19,9 +19,9 @@ namespace Coordinated.Tests.Cluster;
 /// the checkpoint the test wants to be the newest, the test acts (kills nodes, damages a file, preempts), then
 /// releases it. The relaunched run passes the same step without stopping (the release file is still there).
 /// </remarks>
-[Category("MultiLevel")]
+[Category("MultiLevelCluster")]
 [NonParallelizable] // one cluster, and oversubscribed ranks
-public class MultiLevelTests
+public class MultiLevelClusterTests
 {
     private const int Particles = 1200;
     private const long Steps = 3000;
