@@ -49,7 +49,8 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    -n|--ranks|-np) [ $# -ge 2 ] && [ -n "$2" ] || { echo "error: $1 needs a number" >&2; exit 64; }; ranks="$2"; shift 2 ;;
+    -n|--ranks|-np) [ $# -ge 2 ] || { echo "error: $1 needs a number" >&2; exit 64; }
+      [ -n "$2" ] || { echo "error: $1 needs a number" >&2; exit 64; }; ranks="$2"; shift 2 ;;
     -N|--nodes) [ $# -ge 2 ] || { echo "error: $1 needs a number of nodes" >&2; exit 64; }
       [ -n "$2" ] || { echo "error: $1 wants a positive number of nodes, not ''" >&2; exit 64; }; nodes="$2"; shift 2 ;;
     --max-relaunches) [ $# -ge 2 ] || { echo "error: $1 needs a number" >&2; exit 64; }
@@ -147,7 +148,7 @@ step_nodes=()
 hostfile=""
 if [ -n "${SLURM_JOB_ID:-}" ] && command -v srun >/dev/null 2>&1; then
   launcher=(srun --mpi=pmix ${ranks:+-n "$ranks"} --kill-on-bad-exit=1)
-  if [ -z "${SLURM_STEP_ID:-}" ]; then
+  if [ -z "${SLURM_STEP_ID:-}" ] && command -v scontrol >/dev/null 2>&1 && command -v sinfo >/dev/null 2>&1; then
     relaunching=1
     mapfile -t step_nodes < <(relaunch_hosts "${SLURM_JOB_NODELIST:-}")
   fi
@@ -155,7 +156,7 @@ if [ -n "${SLURM_JOB_ID:-}" ] && command -v srun >/dev/null 2>&1; then
     # The first NODES usable nodes of the job; the rest are spares. Ranks block-wise through a host file.
     mapfile -t step_nodes < <(relaunch_living)
     if [ "${#step_nodes[@]}" -lt "$nodes" ]; then
-      echo "mpi-run.sh: error: -N $nodes, but only ${#step_nodes[@]} node(s) of job $SLURM_JOB_ID are usable now (${step_nodes[*]:-none}; sinfo -N says why)" >&2
+      echo "mpi-run.sh: error: -N $nodes, but only ${#step_nodes[@]} node(s) of job $SLURM_JOB_ID are usable now (${step_nodes[*]:-none}; 'sinfo -N' says why, or did not answer)" >&2
       exit 69
     fi
     step_nodes=("${step_nodes[@]:0:$nodes}")
@@ -212,7 +213,7 @@ while :; do
   done
   wait "$child"
   rc=$?
-  [ -n "$relaunching" ] || break
+  if [ -z "$relaunching" ] || [ "${#step_nodes[@]}" -eq 0 ]; then break; fi
   case "$rc" in 0|64|65|69|73|75|76) break ;; esac   # the app's own decisions: never a lost node
   lost="$(relaunch_lost "${step_nodes[@]}")"
   if [ -z "$lost" ]; then
@@ -221,7 +222,7 @@ while :; do
     lost="$(relaunch_wait_lost "$bound" "${step_nodes[@]}")"
   fi
   if [ -z "$lost" ]; then
-    [ -n "$stop_asked" ] || echo "mpi-run.sh: every node of the step is still usable: the step failed by itself (exit $rc); not relaunched" >&2
+    [ -n "$stop_asked" ] || echo "mpi-run.sh: Slurm reports no lost node among the step's (${step_nodes[*]}): the step failed by itself (exit $rc); not relaunched" >&2
     break
   fi
   node_lost="$(cut -d: -f1 <<<"$lost" | tr '\n' ' ')"; node_lost="${node_lost% }"

@@ -51,19 +51,22 @@ relaunch_living() {
   done < <(relaunch_node_states "${members[@]}")
 }
 
-# relaunch_lost NODE...: which of the step's nodes are lost, one "node: why" per line; empty when none is.
+# relaunch_lost NODE...: which of the step's nodes are lost, one "node: why" per line; empty when none is, and when
+# Slurm does not answer (sinfo or scontrol failing or timing out is no evidence that a node died).
 relaunch_lost() {
-  local in_job=" " node state reason
+  local in_job node state reason states
   local -A seen=()
-  in_job+="$(relaunch_job_nodes | tr '\n' ' ')"
+  states="$(relaunch_node_states "$@")"
+  [ -n "$states" ] || return 0
+  in_job="$(relaunch_job_nodes | tr '\n' ' ')"
   while IFS='|' read -r node state reason; do
     seen[$node]=1
     if relaunch_unusable "$state"; then
       echo "$node: Slurm says $state (${reason:-no reason given})"
-    elif [[ "$in_job" != *" $node "* ]]; then
+    elif [ -n "$in_job" ] && [[ " $in_job" != *" $node "* ]]; then
       echo "$node: no longer in job $SLURM_JOB_ID's node list (Slurm state $state)"
     fi
-  done < <(relaunch_node_states "$@")
+  done <<<"$states"
   for node in "$@"; do
     [ -n "${seen[$node]:-}" ] || echo "$node: unknown to sinfo now"
   done

@@ -77,7 +77,21 @@ public sealed class RelaunchTests
 
         Assert.That(job.Calls, Has.Length.EqualTo(1));
         Assert.That(run.Stderr, Does.Contain("the step failed (exit 1); asking Slurm for up to 1 s whether one of its nodes (node1 node2 node3 node4) died"));
-        Assert.That(run.Stderr, Does.Contain("every node of the step is still usable: the step failed by itself (exit 1); not relaunched"));
+        Assert.That(run.Stderr, Does.Contain("Slurm reports no lost node among the step's (node1 node2 node3 node4): the step failed by itself (exit 1); not relaunched"));
+        Assert.That(job.Requeues, Is.Empty);
+    }
+
+    [Test]
+    public void When_Slurm_does_not_answer_no_node_is_taken_for_lost()
+    {
+        using var job = new FakeJob(nodes: 5);
+        job.OnSrun(1, "touch \"$STATE/sinfo-fails\"; exit 137");
+        using var run = job.LaunchWith(new() { ["COORDINATED_NODE_LOSS_WAIT"] = "1" }, "-N", "4", "-n", "8");
+        run.ExpectExit(137);
+
+        Assert.That(job.Calls, Has.Length.EqualTo(1));
+        Assert.That(run.Stderr, Does.Contain("Slurm reports no lost node among the step's (node1 node2 node3 node4): the step failed by itself (exit 137); not relaunched"));
+        Assert.That(run.Stderr, Does.Not.Contain("node lost"));
         Assert.That(job.Requeues, Is.Empty);
     }
 
@@ -130,7 +144,8 @@ public sealed class RelaunchTests
     /// A batch job 42 of NODES nodes as mpi-run.sh sees it: stand-ins for srun (records each call: its arguments, the
     /// host file, COORDINATED_RELAUNCH and COORDINATED_REPLACED_NODES; then runs the script given for that call),
     /// scontrol (show job / hostnames / config, requeue) and sinfo, over a node table in a scratch directory.
-    /// In a call's script, <c>lose NODE</c> marks NODE down (not responding) and removes it from the job.
+    /// In a call's script, <c>lose NODE</c> marks NODE down (not responding) and removes it from the job; a file
+    /// <c>$STATE/sinfo-fails</c> makes sinfo fail as with an unreachable controller.
     /// </summary>
     private sealed class FakeJob : IDisposable
     {
@@ -145,6 +160,7 @@ public sealed class RelaunchTests
             File.WriteAllText(this["joblist"], string.Join(',', names) + "\n");
             string s = _dir.Path;
             Stub("srun", $$"""
+                STATE={{s}}
                 n=$(( $(cat {{s}}/count 2>/dev/null || echo 0) + 1 )); echo "$n" > {{s}}/count
                 { echo "srun $*"; echo "hostfile $(paste -sd, "${SLURM_HOSTFILE:-/dev/null}")"
                   echo "relaunch=${COORDINATED_RELAUNCH:-} replaced=${COORDINATED_REPLACED_NODES:-}"; } > {{s}}/call-$n
@@ -162,6 +178,7 @@ public sealed class RelaunchTests
                 esac
                 """);
             Stub("sinfo", $$"""
+                [ ! -e {{s}}/sinfo-fails ] || { echo "sinfo: error: Unable to contact slurm controller" >&2; exit 1; }
                 list=""
                 while [ $# -gt 0 ]; do case "$1" in -n) list="$2"; shift 2 ;; *) shift ;; esac; done
                 for node in ${list//,/ }; do grep "^$node|" {{s}}/nodes; done
