@@ -356,7 +356,7 @@ public sealed class Checkpointer : IDisposable
             if (_local is { Enabled: true })
             {
                 // The K-th checkpoint: the global write drains from the same staged copy that the local level stores now.
-                WriteLocal(content, step, checkpoint, agreeSeconds, stageSeconds);
+                WriteLocal(content, step, checkpoint, agreeSeconds, stageSeconds: null); // the staging is the global write's cost
             }
 
             _drainStep = step;

@@ -89,6 +89,7 @@ public sealed class MultiLevelTests
 
     [TestCase("nothing lost", "local", KilledAt, TestName = "Killed_run_resumes_from_the_local_level_bitwise")]
     [TestCase("node b lost", "partner", KilledAt, TestName = "Lost_node_is_rebuilt_from_its_partner_copy_bitwise")]
+    [TestCase("node b replaced by a spare", "partner", KilledAt, TestName = "A_spare_that_replaced_a_lost_node_is_filled_from_the_partner_copy_bitwise")]
     [TestCase("nodes b and c lost", "global", 12L, TestName = "Two_neighbouring_nodes_lost_fall_back_to_the_global_level_bitwise")]
     [TestCase("node a's file corrupt", "partner", KilledAt, TestName = "Corrupt_local_file_is_reported_and_its_partner_copy_used_bitwise")]
     public void Resume_after_kill(string failure, string level, long step)
@@ -117,7 +118,9 @@ public sealed class MultiLevelTests
                 break;
         }
 
-        using var resume = Job.MpiNodes(s_threeNodes, Repo.NBodyDll, NBodyArgs(dir, "--output", dir["out.h5"]));
+        // With a spare, rank 2 runs on a new node whose local directory is empty; node b is gone (its directory stays unread).
+        (string Node, int Ranks)[] nodes = failure == "node b replaced by a spare" ? [("a", 2), ("spare", 1), ("c", 1)] : s_threeNodes;
+        using var resume = Job.MpiNodes(nodes, Repo.NBodyDll, NBodyArgs(dir, "--output", dir["out.h5"]));
         resume.ExpectExit(0);
         var lines = Regex.Matches(resume.Stdout, @"^\[coordinated\] restart level: (\w+) step (\d+): (.*)$", RegexOptions.Multiline);
         Assert.That(lines, Has.Count.EqualTo(1), resume.Stdout);
@@ -128,6 +131,10 @@ public sealed class MultiLevelTests
             case "node b lost":
                 Assert.That(why, Does.Contain("node b has no verified copy of rank 2").And.Contain("rebuilt from node c's partner copy"));
                 Assert.That(resume.Stdout, Does.Not.Contain("from ckpt-"), "no global snapshot is read");
+                break;
+            case "node b replaced by a spare":
+                Assert.That(why, Does.Contain("node spare has no verified copy of rank 2").And.Contain("rebuilt from node c's partner copy"));
+                Assert.That(Directory.GetFiles(dir["local/spare"], "nbody-*-ranks-2-of-4.own.lckpt"), Is.Not.Empty, "the spare keeps rank 2's part from then on");
                 break;
             case "nodes b and c lost":
                 Assert.That(why, Does.Contain("rank 2 missing on every node").And.Contain("node b and its partner node c lost"));
@@ -181,6 +188,27 @@ public sealed class MultiLevelTests
     }
 
     [Test]
+    public void One_node_keeps_local_copies_only_says_so_once_and_resumes_from_them()
+    {
+        using var dir = new TempDir();
+        using (var first = Job.MpiNodes([("solo", 2)], Repo.CounterDll, CounterArgs(dir, 5, "--checkpoint-local-dir", dir["local/%N"])))
+        {
+            first.ExpectExit(0);
+            Assert.That(Regex.Matches(first.Stderr, "there is no partner node"), Has.Count.EqualTo(1), first.Stderr);
+        }
+
+        Assert.That(Directory.GetFiles(dir["local/solo"]).Select(Path.GetFileName).Order(),
+            Is.EqualTo(new[] { "counter-000000002-ranks-0-1-of-2.own.lckpt", "counter-000000004-ranks-0-1-of-2.own.lckpt" }), "no partner copies");
+        File.Delete(dir["ckpt/ckpt-000000005.h5"]); // the final global snapshot: the newest complete checkpoint is now local step 4
+        using var resume = Job.MpiNodes([("solo", 2)], Repo.CounterDll, CounterArgs(dir, 7, "--checkpoint-local-dir", dir["local/%N"], "--no-partner", "--output", dir["out.h5"]));
+        resume.ExpectExit(0);
+        Assert.That(resume.Stderr, Does.Not.Contain("no partner node"), "--no-partner: intended, no warning");
+        Assert.That(resume.Stdout, Does.Contain("restart level: local step 4: every rank's part found on the node that runs it (solo)"));
+        Assert.That(MetricsLog.Read(dir["ckpt/metrics.jsonl"]).OfType<CheckpointEvent>().Where(e => e.Step == 6).Select(e => e.Level), Is.EqualTo(new[] { "local" }));
+        Assert.That(CounterTests.Counts(dir["out.h5"]), Is.EqualTo(Enumerable.Repeat(7L, 10)));
+    }
+
+    [Test]
     public void Another_rank_count_restarts_from_the_global_level_and_says_why()
     {
         using var dir = new TempDir();
@@ -216,7 +244,7 @@ public sealed class MultiLevelTests
     {
         using var dir = new TempDir();
         var env = new Dictionary<string, string> { ["COORDINATED_FAULT_FAIL"] = "local-full", ["COORDINATED_FAULT_STEP"] = "4", ["COORDINATED_FAULT_RANK"] = "2" };
-        using var job = Job.MpiNodes(s_threeNodes, Repo.CounterDll, CounterArgs(dir, 10, "--checkpoint-local-dir", dir["local/%N"], "--output", dir["out.h5"]), env);
+        using var job = Job.MpiNodes(s_threeNodes, Repo.CounterDll, CounterArgs(dir, 10, "--keep", "1", "--checkpoint-local-dir", dir["local/%N"], "--output", dir["out.h5"]), env);
         job.ExpectExit(0);
         var warnings = Regex.Matches(job.Stderr, "warning: the local checkpoint of step 4 failed");
         Assert.That(warnings, Has.Count.EqualTo(1), job.Stderr);
@@ -225,6 +253,9 @@ public sealed class MultiLevelTests
         Assert.That(events.OfType<CheckpointFailedEvent>().Select(e => $"{e.Step} {e.Level}"), Is.EqualTo(new[] { "4 local+partner" }));
         Assert.That(events.OfType<CheckpointEvent>().Select(e => $"{e.Step} {e.Level}"), Is.EqualTo(new[] { "2 local+partner", "4 global", "6 global", "8 global", "10 global" }));
         Assert.That(Directory.GetFiles(dir["local/a"], "*-000000004-*"), Is.Empty, "the failed step's files are removed everywhere");
+        Assert.That(Directory.GetFiles(dir["local/a"]).Select(Path.GetFileName).Order(),
+            Is.EqualTo(new[] { "counter-000000002-ranks-0-1-of-4.own.lckpt", "counter-000000002-ranks-3-of-4.partner.lckpt" }),
+            "--keep 1: the newest committed local checkpoint stays, no newer one of that level was committed");
         Assert.That(CounterTests.Counts(dir["out.h5"]), Is.EqualTo(Enumerable.Repeat(10L, 10)));
     }
 
