@@ -238,6 +238,7 @@ public class MultiLevelClusterTests
             Assert.That(all, Does.Not.Contain("requeued"));
             Assert.That(Regex.Matches(all, @"restart level: (local|partner|global) step"), Has.Count.EqualTo(1), "exactly one restart, with one level line");
             Assert.That(all, Does.Contain("the runtime chooses the restart level"));
+            Assert.That(Directory.Exists($"/local/{job}"), Is.False, "the local level must be in the nodes' own /local, never in the host's");
             AssertSameBitsAsReference(dir);
             var events = Metrics(dir);
             string? restartLevel = events.LastOrDefault(e => e.GetProperty("event").GetString() == "restart") is { ValueKind: JsonValueKind.Object } r
