@@ -27,4 +27,7 @@ public sealed record CheckpointReport(
 {
     /// <summary>With --checkpoint-async: the seconds the app waited while its state was copied; null when synchronous.</summary>
     public double? StageSeconds { get; init; }
+
+    /// <summary>Where it was committed: <c>global</c> (<see cref="FileName"/> in --checkpoint-dir), or <c>local</c> / <c>local+partner</c> (<see cref="FileName"/> in this node's --checkpoint-local-dir).</summary>
+    public string Level { get; init; } = "global";
 }

@@ -30,6 +30,7 @@ internal sealed class CheckpointReporter(string app, CheckpointOptions options, 
             outcome.CommitSeconds, outcome.TotalSeconds)
         {
             StageSeconds = outcome.StageSeconds,
+            Level = outcome.Level,
         };
         interval.Observe(report.TotalSeconds);
 

@@ -363,7 +363,7 @@ public sealed class Checkpointer : IDisposable
             _async.Start(content, stageSeconds, (io, staged, seconds) => _protocol.CommitSnapshot(io, staged, step, checkpoint, agreeSeconds, seconds));
             _agreement.CheckpointTaken();
         }
-        else if (TryCheckpoint(step, checkpoint, agreeSeconds, out string? failure) is null)
+        else if (TryCheckpoint(step, checkpoint, agreeSeconds, out string? failure, alsoLocal: true) is null)
         {
             OnPeriodicFailure($"checkpoint of step {step} failed", failure);
         }
@@ -391,6 +391,26 @@ public sealed class Checkpointer : IDisposable
             ?? throw new CoordinatedException($"checkpoint of step {step} failed: {failure}", ExitCodes.CheckpointFailed, isCollective: true);
 
     /// <summary>
+    /// A local (and partner) checkpoint now, whatever the triggers say (benchmarks: the cost of the local level alone).
+    /// Needs --checkpoint-local-dir with a usable directory; throws (exit 74) if the local level is off or the write fails.
+    /// Collective.
+    /// </summary>
+    public CheckpointReport CheckpointLocal(long step)
+    {
+        if (_local is not { Enabled: true })
+        {
+            throw new CoordinatedException(
+                _local is null ? "a local checkpoint needs --checkpoint-local-dir" : $"the local level in {_options.LocalDirectory} is off (see the warning above)",
+                ExitCodes.CheckpointFailed, isCollective: true);
+        }
+
+        _state.GatherRows();
+        var report = Report(_local.Write(_state.Capture(RestartCount), step, Trigger.Request, 0, stageSeconds: null), out string? failure);
+        _agreement.CheckpointTaken();
+        return report ?? throw new CoordinatedException($"local checkpoint of step {step} failed: {failure}", ExitCodes.CheckpointFailed, isCollective: true);
+    }
+
+    /// <summary>
     /// Writes the registered state in the snapshot layout to <paramref name="path"/> (e.g. the final output),
     /// atomically, with the same commit protocol as a checkpoint. Collective.
     /// </summary>
@@ -407,11 +427,12 @@ public sealed class Checkpointer : IDisposable
     /// <summary>Prints a runtime message on rank 0's stdout (not with --quiet). Local; other ranks print nothing.</summary>
     public void Log(string message) => _log.Info(message);
 
-    private CheckpointReport? TryCheckpoint(long step, Trigger trigger, double agreeSeconds, out string? failure)
+    /// <summary>A global checkpoint (with <paramref name="alsoLocal"/> and a local level: the K-th one, written to the local level first).</summary>
+    private CheckpointReport? TryCheckpoint(long step, Trigger trigger, double agreeSeconds, out string? failure, bool alsoLocal = false)
     {
         WaitForPending(); // an asynchronous write still in flight is committed first: snapshots commit in step order
         _state.GatherRows();
-        if (trigger is Trigger.EverySteps or Trigger.EverySeconds or Trigger.Auto && _local is { Enabled: true })
+        if (alsoLocal && _local is { Enabled: true })
         {
             WriteLocal(_state.Capture(RestartCount), step, trigger, agreeSeconds, stageSeconds: null); // the K-th checkpoint: local, then global
         }

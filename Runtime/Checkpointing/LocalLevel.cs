@@ -24,6 +24,7 @@ internal sealed class LocalLevel
     private readonly int _keep;
     private readonly bool _tmpfs;
     private readonly List<long> _committed = [];
+    private readonly HashSet<string> _verified = new(StringComparer.Ordinal); // leader: the files Choose verified
 
     private LocalLevel(Communicator comm, string app, NodeLayout nodes, string directory, bool partner, int keep, bool tmpfs, bool enabled)
     {
@@ -443,6 +444,11 @@ internal sealed class LocalLevel
                         : header.StateNames != names ? $"other state [{header.StateNames}], this run registers [{names}]"
                         : header.Step != parsed.Step || !header.Ranks.SequenceEqual(parsed.Ranks) ? "its header does not match its name"
                         : null;
+                    if (mismatch is null)
+                    {
+                        _verified.Add(name);
+                    }
+
                     lines.Add(mismatch is null
                         ? $"F\t{parsed.Step}\t{NodeLayout.Ranges(parsed.Ranks, "_")}\t{name}"
                         : $"X\t{parsed.Step}\t{OneLine(mismatch)}");
@@ -457,7 +463,7 @@ internal sealed class LocalLevel
         }
 
         string[] all = StateRegistry.GatherStrings(_comm, string.Join('\n', lines));
-        var held = new Dictionary<long, List<(int Node, int[] Ranks)>>();
+        var held = new Dictionary<long, List<(int Node, int[] Ranks, bool Partner)>>();
         var corrupt = new List<(long Step, int[] Ranks, string Text)>();
         var foreign = new SortedSet<string>(StringComparer.Ordinal);
         for (int r = 0; r < all.Length; r++)
@@ -469,7 +475,7 @@ internal sealed class LocalLevel
                 switch (f[0])
                 {
                     case "F":
-                        (held.TryGetValue(step, out var list) ? list : held[step] = []).Add((Nodes.NodeOfRank[r], NodeLayout.ParseRanges(f[2])!));
+                        (held.TryGetValue(step, out var list) ? list : held[step] = []).Add((Nodes.NodeOfRank[r], NodeLayout.ParseRanges(f[2])!, LocalFile.ParseName(f[3])?.Partner ?? false));
                         break;
                     case "C":
                         corrupt.Add((step, NodeLayout.ParseRanges(f[2])!, f[3]));
@@ -483,23 +489,25 @@ internal sealed class LocalLevel
 
         long best = -1;
         int[] holder = [];
+        bool[] fromPartnerCopy = [];
         foreach (long step in held.Keys.OrderDescending())
         {
             int[] candidate = Enumerable.Repeat(-1, _comm.Size).ToArray();
-            foreach (var (node, ranks) in held[step].OrderBy(h => h.Node))
+            bool[] kind = new bool[_comm.Size];
+            foreach (var (node, ranks, partner) in held[step].OrderBy(h => h.Node))
             {
                 foreach (int rank in ranks)
                 {
                     if (rank < _comm.Size && (candidate[rank] < 0 || node == Nodes.NodeOfRank[rank]))
                     {
-                        candidate[rank] = node;
+                        (candidate[rank], kind[rank]) = (node, partner);
                     }
                 }
             }
 
             if (candidate.All(n => n >= 0))
             {
-                (best, holder) = (step, candidate);
+                (best, holder, fromPartnerCopy) = (step, candidate, kind);
                 break;
             }
         }
@@ -513,7 +521,7 @@ internal sealed class LocalLevel
                 ? (Enabled ? "no local checkpoint found" : "the local directory cannot be used")
                 : foreign.Count > 0 && held.Count == 0
                     ? $"the local level is not usable: {string.Join("; ", foreign)}"
-                    : $"no complete local checkpoint: {MissingText(held)}; falling back to the global snapshot";
+                    : $"no complete local checkpoint: {MissingText(held, damaged: corrupt.Count > 0)}; falling back to the global snapshot";
             return null;
         }
 
@@ -530,15 +538,16 @@ internal sealed class LocalLevel
             return new Choice(best, holder, "local", $"every rank's part found on the node that runs it ({string.Join(", ", Nodes.Names)})");
         }
 
-        var groups = moved.GroupBy(r => (Running: Nodes.NodeOfRank[r], From: holder[r]))
-            .Select(g => $"node {Nodes.Names[g.Key.Running]} has no verified copy of {RanksText(g)} (node lost or replaced, or its file damaged); rebuilt from node {Nodes.Names[g.Key.From]}'s partner copy");
+        var groups = moved.GroupBy(r => (Running: Nodes.NodeOfRank[r], From: holder[r], Partner: fromPartnerCopy[r]))
+            .Select(g => $"node {Nodes.Names[g.Key.Running]} has no verified copy of {RanksText(g)} (node lost or replaced, or its file damaged); " +
+                $"rebuilt from node {Nodes.Names[g.Key.From]}'s {(g.Key.Partner ? "partner copy" : "copy")}");
         return new Choice(best, holder, "partner", string.Join("; ", groups));
     }
 
     private static string OneLine(string text) => text.Replace('\n', ' ').Replace('\t', ' ').Replace('\r', ' ');
 
     /// <summary>Which ranks no node holds at the newest step seen, and which nodes (with their partners) that means were lost.</summary>
-    private string MissingText(Dictionary<long, List<(int Node, int[] Ranks)>> held)
+    private string MissingText(Dictionary<long, List<(int Node, int[] Ranks, bool Partner)>> held, bool damaged)
     {
         if (held.Count == 0)
         {
@@ -551,7 +560,7 @@ internal sealed class LocalLevel
         var lost = missing.Select(r => Nodes.NodeOfRank[r]).Distinct().Select(n => Partner
             ? $"node {Nodes.Names[n]} and its partner node {Nodes.Names[Nodes.PartnerOf(n)]}"
             : $"node {Nodes.Names[n]} (no partner copies)");
-        return $"{RanksText(missing)} missing on every node at step {newest}: {string.Join(", ", lost)} lost";
+        return $"{RanksText(missing)} missing on every node at step {newest}: {string.Join(", ", lost)} lost{(damaged ? " (or their files damaged)" : "")}";
     }
 
     /// <summary>"rank 2" or "ranks 4-7".</summary>
@@ -592,7 +601,7 @@ internal sealed class LocalLevel
                 var parts = new byte[size][];
                 foreach (var (name, parsed) in List())
                 {
-                    if (parsed.Step == choice.Step && parsed.Size == size && parsed.Ranks.Any(r => choice.Holder[r] == Nodes.Node && parts[r] is null))
+                    if (parsed.Step == choice.Step && _verified.Contains(name) && parsed.Ranks.Any(r => choice.Holder[r] == Nodes.Node && parts[r] is null))
                     {
                         var (header, bytes) = LocalFile.Read(Path.Combine(Directory, name), verify: false);
                         for (int i = 0; i < header.Ranks.Length; i++)

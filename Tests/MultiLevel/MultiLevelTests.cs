@@ -209,6 +209,35 @@ public sealed class MultiLevelTests
     }
 
     [Test]
+    public void On_tmpfs_the_local_level_does_not_fsync()
+    {
+        Assume.That(Directory.Exists("/dev/shm"), "needs /dev/shm (tmpfs)");
+        using var dir = new TempDir();
+        string shm = $"/dev/shm/coordinated-test-{Guid.NewGuid():N}";
+        try
+        {
+            using var job = Job.MpiNodes([("a", 1), ("b", 1)], Repo.CounterDll, CounterArgs(dir, 4, "--checkpoint-local-dir", shm + "/%N"));
+            job.ExpectExit(0);
+            Assert.That(job.Stdout, Does.Contain("(tmpfs: no fsync)"));
+            var local = MetricsLog.Read(dir["ckpt/metrics.jsonl"]).OfType<CheckpointEvent>().Where(e => e.Level == "local+partner").ToList();
+            Assert.That(local.Select(e => e.Step), Is.EqualTo(new[] { 2L, 4L }));
+            Assert.That(local.Select(e => e.FlushSeconds), Is.All.Zero, "no fsync on tmpfs");
+            Assert.That(Directory.GetFiles(shm + "/b").Select(Path.GetFileName).Order(), Is.EqualTo(new[]
+            {
+                "counter-000000002-ranks-0-of-2.partner.lckpt", "counter-000000002-ranks-1-of-2.own.lckpt",
+                "counter-000000004-ranks-0-of-2.partner.lckpt", "counter-000000004-ranks-1-of-2.own.lckpt",
+            }));
+        }
+        finally
+        {
+            if (Directory.Exists(shm))
+            {
+                Directory.Delete(shm, recursive: true);
+            }
+        }
+    }
+
+    [Test]
     public void Another_rank_count_restarts_from_the_global_level_and_says_why()
     {
         using var dir = new TempDir();
