@@ -216,7 +216,8 @@ while :; do
   if [ -z "$relaunching" ] || [ "${#step_nodes[@]}" -eq 0 ]; then break; fi
   case "$rc" in 0|64|65|69|73|75|76) break ;; esac   # the app's own decisions: never a lost node
   lost="$(relaunch_lost "${step_nodes[@]}")"
-  if [ -z "$lost" ]; then
+  # Waiting for Slurm to notice a death pays only where a spare can take over (-N); without one, ask once.
+  if [ -z "$lost" ] && [ -n "$nodes" ]; then
     bound="$(relaunch_detect_bound)"
     echo "mpi-run.sh: the step failed (exit $rc); asking Slurm for up to $bound s whether one of its nodes (${step_nodes[*]}) died" >&2
     lost="$(relaunch_wait_lost "$bound" "${step_nodes[@]}")"

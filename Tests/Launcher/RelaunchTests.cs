@@ -68,6 +68,30 @@ public sealed class RelaunchTests
     }
 
     [Test]
+    public void Without_N_the_step_uses_every_node_so_a_lost_node_means_a_requeue_and_a_crash_no_wait()
+    {
+        using (var job = new FakeJob(nodes: 4))
+        {
+            job.OnSrun(1, KillNode3);
+            using var run = job.Launch("-n", "8");
+            run.ExpectExit(137);
+            Assert.That(job.Call(1), Does.Contain("srun --mpi=pmix -n 8 --kill-on-bad-exit=1").And.Contain("hostfile \n"));
+            Assert.That(run.Stderr, Does.Contain("not relaunching: no spare node (the step used every node of job 42;"));
+            Assert.That(job.Requeues, Is.EqualTo(new[] { "requeue 42" }));
+        }
+
+        using (var job = new FakeJob(nodes: 4))
+        {
+            job.OnSrun(1, "exit 134");
+            using var run = job.Launch("-n", "8");
+            run.ExpectExit(134);
+            Assert.That(run.Stderr, Does.Not.Contain("asking Slurm for up to"), "without a spare there is nothing to wait for");
+            Assert.That(run.Stderr, Does.Contain("Slurm reports no lost node among the step's (node1 node2 node3 node4)"));
+            Assert.That(job.Requeues, Is.Empty);
+        }
+    }
+
+    [Test]
     public void A_step_that_fails_with_every_node_alive_is_neither_relaunched_nor_requeued()
     {
         using var job = new FakeJob(nodes: 5);
