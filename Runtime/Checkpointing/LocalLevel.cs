@@ -643,7 +643,6 @@ internal sealed class LocalLevel
         string? failure = Phases.Agree(_comm, "reading the local checkpoint", error);
         if (failure is not null)
         {
-            Array.Clear(sendCounts);
             return failure;
         }
 
@@ -667,7 +666,7 @@ internal sealed class LocalLevel
         }));
         if (failure is not null)
         {
-            return $"the part received from node {Nodes.Names[choice.Holder[_comm.Rank]]} is unusable: {failure}";
+            return $"a part moved from the node that holds it is unusable: {failure}";
         }
 
         Apply(part!, state);
