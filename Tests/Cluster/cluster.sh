@@ -85,6 +85,10 @@ start_node() {
   ip link set "$peer_if" netns "$netns"
   ip link set "$host_if" master "$bridge" up
   ip -n "$netns" link set "$peer_if" name eth0
+  # The same MAC address every time node K boots: the neighbour (ARP) caches of the host and of the other nodes still
+  # hold the address of the killed node's interface, and with a new one a restarted node was unreachable from the
+  # others for up to ~30 s (srun: "Task launch ... failed on node node3: Communication connection failure").
+  ip -n "$netns" link set eth0 address "$(printf '02:cd:00:00:%02x:%02x' $((k / 256)) $((k % 256)))"
   ip -n "$netns" addr add "$subnet.$k/24" dev eth0
   ip -n "$netns" link set eth0 up
   ip -n "$netns" link set lo up
