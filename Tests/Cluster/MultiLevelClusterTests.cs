@@ -21,7 +21,7 @@ namespace Coordinated.Tests.Cluster;
 /// </remarks>
 [Category("MultiLevelCluster")]
 [NonParallelizable] // one cluster, and oversubscribed ranks
-public class MultiLevelClusterTests
+public class MultiLevelClusterTests() : ClusterFixture(new NamespaceCluster("crdl", "198.19.81", 6))
 {
     private const int Particles = 1200;
     private const long Steps = 3000;
@@ -29,7 +29,6 @@ public class MultiLevelClusterTests
     private static readonly TimeSpan s_run = TimeSpan.FromSeconds(180);
 
     // Its own name and subnet: never the MultiNode fixture's cluster (crdt, 198.19.78) nor another's.
-    private readonly NamespaceCluster _cluster = new("crdl", "198.19.81", nodes: 6);
 
     private static string[] NBodyArgs(string dir, params string[] more) =>
         ["--particles", Particles.ToString(CultureInfo.InvariantCulture), "--steps", Steps.ToString(CultureInfo.InvariantCulture),
@@ -44,21 +43,11 @@ public class MultiLevelClusterTests
     [OneTimeSetUp]
     public void StartClusterAndReference()
     {
-        _cluster.Up();
+        Cluster.Up();
 
         // The reference: one node (this machine), 2 ranks under mpirun, global snapshots only.
-        string dir = _cluster.TestDir("reference");
-        Assert.That(_cluster.RunReference(NBodyArgs(dir), Path.Combine(dir, "out.h5")), Has.Length.EqualTo(Particles * 3 * 8));
-    }
-
-    [OneTimeTearDown]
-    public void StopCluster() => _cluster.Down();
-
-    [SetUp]
-    public void ClusterIsUpAndIdle()
-    {
-        SlurmCluster.RequireUp();
-        NamespaceCluster.WaitAllIdle();
+        string dir = Cluster.TestDir("reference");
+        Assert.That(Cluster.RunReference(NBodyArgs(dir), Path.Combine(dir, "out.h5")), Has.Length.EqualTo(Particles * 3 * 8));
     }
 
     [Test]
@@ -116,18 +105,18 @@ public class MultiLevelClusterTests
     [Test]
     public void Preempted_job_commits_a_global_snapshot_inside_grace_time_and_resumes_after_the_requeue_bitwise_identical()
     {
-        string dir = _cluster.TestDir("preempt");
+        string dir = Cluster.TestDir("preempt");
         string output = SlurmCluster.OutputFile(dir, "preempt");
         string hold = HoldDirectory(dir);
         int job = SlurmCluster.Sbatch(dir, "preempt",
-            _cluster.BatchScript(NBodyArgs(dir, Levels(globalEvery: 100)), "-N 4 -n 8", HoldExports(hold, 1001)),
+            Cluster.BatchScript(NBodyArgs(dir, Levels(globalEvery: 100)), "-N 4 -n 8", HoldExports(hold, 1001)),
             "low", "--nodes=4", "--exclusive", "--no-kill");
         try
         {
             SlurmCluster.WaitForOutput(job, output, @"paused at step-boundary on rank 0, step 1001", s_run);
             Assert.That(GlobalSnapshots(dir), Is.Empty, "before the preemption the newest checkpoint is local only");
             var preemptAt = Stopwatch.StartNew();
-            int high = SlurmCluster.Sbatch(dir, "high", "#!/bin/bash\necho high job ran on $SLURM_JOB_NODELIST\n", "high", $"--nodes={_cluster.Nodes}");
+            int high = SlurmCluster.Sbatch(dir, "high", "#!/bin/bash\necho high job ran on $SLURM_JOB_NODELIST\n", "high", $"--nodes={Cluster.Nodes}");
             SlurmCluster.WaitForOutput(job, output, @"SIGTERM arrived while paused at step-boundary on rank 0", TimeSpan.FromSeconds(60));
             File.WriteAllText(Path.Combine(hold, "release"), "");
 
@@ -164,14 +153,14 @@ public class MultiLevelClusterTests
         foreach (string node in nodes)
         {
             // 8 KiB: a directory fits, a node's local file (about 17 KiB for 2 ranks) does not.
-            _cluster.Command("exec", node, "sh", "-c", "mkdir -p /local/tiny && mount -t tmpfs -o size=8k tmpfs /local/tiny");
+            Cluster.Command("exec", node, "sh", "-c", "mkdir -p /local/tiny && mount -t tmpfs -o size=8k tmpfs /local/tiny");
         }
 
-        string dir = _cluster.TestDir("full");
+        string dir = Cluster.TestDir("full");
         string output = SlurmCluster.OutputFile(dir, "full");
         try
         {
-            int job = SlurmCluster.Sbatch(dir, "full", _cluster.BatchScript(NBodyArgs(dir, Levels(globalEvery: 3, "/local/tiny/%j")), "-N 4 -n 8"),
+            int job = SlurmCluster.Sbatch(dir, "full", Cluster.BatchScript(NBodyArgs(dir, Levels(globalEvery: 3, "/local/tiny/%j")), "-N 4 -n 8"),
                 "low", "--nodes=4", "--exclusive", "--no-kill");
             var done = SlurmCluster.WaitFor(job, j => j.IsFinal, "end of the run", s_run, output);
             string all = File.ReadAllText(output);
@@ -187,7 +176,7 @@ public class MultiLevelClusterTests
         {
             foreach (string node in nodes)
             {
-                _cluster.Command("exec", node, "sh", "-c", "umount /local/tiny 2>/dev/null; rmdir /local/tiny 2>/dev/null; true");
+                Cluster.Command("exec", node, "sh", "-c", "umount /local/tiny 2>/dev/null; rmdir /local/tiny 2>/dev/null; true");
             }
         }
     }
@@ -205,10 +194,10 @@ public class MultiLevelClusterTests
     /// </summary>
     private Relaunched KillAndRelaunch(string name, int allocation, string[] levels, long holdAfter, string[] victims, Action<int>? beforeKill = null)
     {
-        string dir = _cluster.TestDir(name);
+        string dir = Cluster.TestDir(name);
         string output = SlurmCluster.OutputFile(dir, name);
         string hold = HoldDirectory(dir);
-        int job = SlurmCluster.Sbatch(dir, name, _cluster.BatchScript(NBodyArgs(dir, levels), "-N 4 -n 8", HoldExports(hold, holdAfter + 1)),
+        int job = SlurmCluster.Sbatch(dir, name, Cluster.BatchScript(NBodyArgs(dir, levels), "-N 4 -n 8", HoldExports(hold, holdAfter + 1)),
             "low", $"--nodes={allocation}", "--exclusive", "--no-kill");
         try
         {
@@ -220,7 +209,7 @@ public class MultiLevelClusterTests
             var killed = Stopwatch.StartNew();
             foreach (string victim in victims)
             {
-                _cluster.Command("kill-node", victim);
+                Cluster.Command("kill-node", victim);
             }
 
             File.WriteAllText(Path.Combine(hold, "release"), "");
@@ -250,7 +239,7 @@ public class MultiLevelClusterTests
         {
             foreach (string victim in victims)
             {
-                _cluster.Command("start-node", victim);
+                Cluster.Command("start-node", victim);
             }
 
             SlurmCluster.Exec("scancel", [job.ToString(CultureInfo.InvariantCulture)]);
@@ -261,7 +250,7 @@ public class MultiLevelClusterTests
     private string DamageLastByte(string node, string directory, string file)
     {
         string path = $"{directory}/{file}";
-        _cluster.Command("exec", node, Repo.DebianPython, "-c",
+        Cluster.Command("exec", node, Repo.DebianPython, "-c",
             "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[-1] ^= 0xFF; open(p, 'r+b').write(b)", path);
         return $"{node}:{path}";
     }
@@ -295,5 +284,5 @@ public class MultiLevelClusterTests
         [.. Metrics(dir).Where(e => e.GetProperty("event").GetString() == "checkpoint")
             .Select(e => (e.GetProperty("step").GetInt64(), e.TryGetProperty("level", out var l) ? l.GetString() ?? "" : "(no level)"))];
 
-    private void AssertSameBitsAsReference(string dir) => _cluster.AssertSameBitsAsReference(Path.Combine(dir, "out.h5"));
+    private void AssertSameBitsAsReference(string dir) => Cluster.AssertSameBitsAsReference(Path.Combine(dir, "out.h5"));
 }

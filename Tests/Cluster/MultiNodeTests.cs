@@ -14,7 +14,7 @@ namespace Coordinated.Tests.Cluster;
 /// </summary>
 [Category("MultiNode")]
 [NonParallelizable] // one cluster, and oversubscribed ranks
-public class MultiNodeTests
+public class MultiNodeTests() : ClusterFixture(new NamespaceCluster("crdt", "198.19.78", Nodes))
 {
     private const int Particles = 1200;
     private const long Steps = 3000;
@@ -24,7 +24,6 @@ public class MultiNodeTests
     private const double NodeDeathBoundSeconds = 45;
 
     private static readonly TimeSpan s_run = TimeSpan.FromSeconds(180);
-    private readonly NamespaceCluster _cluster = new("crdt", "198.19.78", Nodes);
 
     private static string[] NBodyArgs(string checkpointDir, string output, long steps = Steps, params string[] more) =>
         ["--particles", Particles.ToString(CultureInfo.InvariantCulture), "--steps", steps.ToString(CultureInfo.InvariantCulture),
@@ -41,24 +40,14 @@ public class MultiNodeTests
     [OneTimeSetUp]
     public void StartClusterAndReference()
     {
-        _cluster.Up();
+        Cluster.Up();
 
         // The reference: one node (this machine), 2 ranks under mpirun.
-        string refDir = Path.Combine(_cluster.Shared, "reference");
-        byte[] pos = _cluster.RunReference(NBodyArgs(Path.Combine(refDir, "ckpt"), Path.Combine(refDir, "ref.h5")), Path.Combine(refDir, "ref.h5"));
+        string refDir = Path.Combine(Cluster.Shared, "reference");
+        byte[] pos = Cluster.RunReference(NBodyArgs(Path.Combine(refDir, "ckpt"), Path.Combine(refDir, "ref.h5")), Path.Combine(refDir, "ref.h5"));
         Assert.That(pos, Has.Length.EqualTo(Particles * 3 * 8));
         Assert.That(Hosts(Path.Combine(refDir, "ref.h5")), Is.EqualTo(new[] { Environment.MachineName, Environment.MachineName }),
             "a single-node run records its host for every rank too");
-    }
-
-    [OneTimeTearDown]
-    public void StopCluster() => _cluster.Down();
-
-    [SetUp]
-    public void ClusterIsUpAndIdle()
-    {
-        SlurmCluster.RequireUp();
-        NamespaceCluster.WaitAllIdle();
     }
 
     [Test]
@@ -242,13 +231,13 @@ public class MultiNodeTests
         }
     }
 
-    private string BatchScript(IEnumerable<string> appArgs) => _cluster.BatchScript(appArgs);
+    private string BatchScript(IEnumerable<string> appArgs) => Cluster.BatchScript(appArgs);
 
-    private string TestDir(string name) => _cluster.TestDir(name);
+    private string TestDir(string name) => Cluster.TestDir(name);
 
-    private void AssertSameBitsAsReference(string file) => _cluster.AssertSameBitsAsReference(file);
+    private void AssertSameBitsAsReference(string file) => Cluster.AssertSameBitsAsReference(file);
 
     private static string[] Hosts(string snapshot) => NamespaceCluster.Hosts(snapshot);
 
-    private string ClusterCommand(params string[] args) => _cluster.Command(args);
+    private string ClusterCommand(params string[] args) => Cluster.Command(args);
 }

@@ -172,3 +172,26 @@ internal sealed class NamespaceCluster(string name, string subnet, int nodes)
         }
     }
 }
+
+/// <summary>
+/// A test fixture on its own simulated cluster: the subclass starts it in its OneTimeSetUp (<c>Cluster.Up()</c>,
+/// then its reference run); it is taken down after the fixture's tests, and every node is idle before each test.
+/// </summary>
+public abstract class ClusterFixture
+{
+    private protected ClusterFixture(NamespaceCluster cluster) => Cluster = cluster;
+
+    private protected NamespaceCluster Cluster { get; }
+
+    /// <summary>Takes the cluster down, checking that nothing of it is left.</summary>
+    [OneTimeTearDown]
+    public void StopCluster() => Cluster.Down();
+
+    /// <summary>Fails the test if the cluster did not start; waits until every node is idle (a restarted one registered).</summary>
+    [SetUp]
+    public void ClusterIsUpAndIdle()
+    {
+        SlurmCluster.RequireUp();
+        NamespaceCluster.WaitAllIdle();
+    }
+}
