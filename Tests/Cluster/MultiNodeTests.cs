@@ -14,7 +14,7 @@ namespace Coordinated.Tests.Cluster;
 /// </summary>
 [Category("MultiNode")]
 [NonParallelizable] // one cluster, and oversubscribed ranks
-public class MultiNodeTests
+public class MultiNodeTests() : ClusterFixture(new NamespaceCluster("crdt", "198.19.78", Nodes))
 {
     private const int Particles = 1200;
     private const long Steps = 3000;
@@ -24,22 +24,6 @@ public class MultiNodeTests
     private const double NodeDeathBoundSeconds = 45;
 
     private static readonly TimeSpan s_run = TimeSpan.FromSeconds(180);
-    private string _dir = "";
-    private string _shared = "";
-    private string _env = "";
-    private string? _startError;
-    private byte[] _referencePos = [];
-    private byte[] _referenceVel = [];
-
-    private static string Script => Path.Combine(Repo.Root, "Tests", "Cluster", "cluster.sh");
-
-    private Dictionary<string, string> ClusterEnv => new()
-    {
-        ["COORDINATED_CLUSTER_DIR"] = _dir,
-        ["COORDINATED_CLUSTER_NAME"] = "crdt",
-        ["COORDINATED_CLUSTER_SUBNET"] = "198.19.78",
-        ["COORDINATED_GRACE_TIME"] = SlurmCluster.GraceSeconds.ToString(CultureInfo.InvariantCulture),
-    };
 
     private static string[] NBodyArgs(string checkpointDir, string output, long steps = Steps, params string[] more) =>
         ["--particles", Particles.ToString(CultureInfo.InvariantCulture), "--steps", steps.ToString(CultureInfo.InvariantCulture),
@@ -56,65 +40,14 @@ public class MultiNodeTests
     [OneTimeSetUp]
     public void StartClusterAndReference()
     {
-        // Never under /tmp: every node has a /tmp of its own.
-        _dir = Path.Combine("/var/tmp", "coordinated-multinode-" + Guid.NewGuid().ToString("N")[..8]);
-        var (rc, stdout, stderr) = SlurmCluster.Exec(Script, ["up", Nodes.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(180), withConf: false, env: ClusterEnv);
-        TestContext.Progress.WriteLine(stderr.Trim());
-        if (rc != 0)
-        {
-            _startError = $"the namespace cluster did not start (Tests/Cluster/cluster.sh up {Nodes}, exit {rc}):\n{stderr}{stdout}\n"
-                + "The MultiNode tests need root, iproute2, util-linux and the Slurm packages: scripts/ensure-deps.sh test.";
-        }
-
-        _env = stdout;
-        _shared = Regex.Match(stdout, @"^export COORDINATED_SHARED=(\S+)$", RegexOptions.Multiline).Groups[1].Value;
-        SlurmCluster.Use(_dir, _startError);
-        SlurmCluster.RequireUp();
+        Cluster.Up();
 
         // The reference: one node (this machine), 2 ranks under mpirun.
-        string refDir = Path.Combine(_shared, "reference");
-        using var job = Job.Mpi(2, Repo.NBodyDll, NBodyArgs(Path.Combine(refDir, "ckpt"), Path.Combine(refDir, "ref.h5")));
-        job.ExpectExit(0);
-        _referencePos = H5Py.DatasetBytes(Path.Combine(refDir, "ref.h5"), "/state/pos");
-        _referenceVel = H5Py.DatasetBytes(Path.Combine(refDir, "ref.h5"), "/state/vel");
-        Assert.That(_referencePos, Has.Length.EqualTo(Particles * 3 * 8));
+        string refDir = Path.Combine(Cluster.Shared, "reference");
+        byte[] pos = Cluster.RunReference(NBodyArgs(Path.Combine(refDir, "ckpt"), Path.Combine(refDir, "ref.h5")), Path.Combine(refDir, "ref.h5"));
+        Assert.That(pos, Has.Length.EqualTo(Particles * 3 * 8));
         Assert.That(Hosts(Path.Combine(refDir, "ref.h5")), Is.EqualTo(new[] { Environment.MachineName, Environment.MachineName }),
             "a single-node run records its host for every rank too");
-    }
-
-    [OneTimeTearDown]
-    public void StopCluster()
-    {
-        if (_dir.Length == 0)
-        {
-            return;
-        }
-
-        var (rc, _, stderr) = SlurmCluster.Exec(Script, ["down"], TimeSpan.FromSeconds(120), withConf: false, env: ClusterEnv);
-        TestContext.Progress.WriteLine(stderr.Trim());
-        Assert.That(rc, Is.Zero, $"cluster.sh down failed: {stderr}");
-        string leftovers = Run("sh", "-c", "ip netns list | grep '^crdt-' ; ip -o link show | grep -o 'crdt[a-z0-9]*' ; true");
-        Assert.That(leftovers.Trim(), Is.Empty, "cluster.sh down left namespaces or interfaces behind");
-        var daemons = Directory.EnumerateDirectories("/proc")
-            .Where(d => int.TryParse(Path.GetFileName(d), out _))
-            .Select(d => ReadOrEmpty(Path.Combine(d, "cmdline")).Replace('\0', ' '))
-            .Where(cmd => cmd.Contains(_dir, StringComparison.Ordinal)).ToList();
-        Assert.That(daemons, Is.Empty, "cluster.sh down left processes of the cluster running");
-        if (TestContext.CurrentContext.Result.FailCount == 0)
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        else
-        {
-            TestContext.Progress.WriteLine($"kept the cluster's directory (config, logs, job output): {_dir}");
-        }
-    }
-
-    [SetUp]
-    public void ClusterIsUpAndIdle()
-    {
-        SlurmCluster.RequireUp();
-        WaitAllIdle();
     }
 
     [Test]
@@ -298,76 +231,13 @@ public class MultiNodeTests
         }
     }
 
-    /// <summary>A requeueable batch script that sets the cluster's Open MPI selection (cluster.sh up's exports) and execs mpi-run.sh.</summary>
-    private string BatchScript(IEnumerable<string> appArgs) => $$"""
-        #!/bin/bash
-        #SBATCH --requeue
-        #SBATCH --open-mode=append
-        {{_env.Trim()}}
-        export SLURM_NTASKS_PER_NODE=2
-        echo "job $SLURM_JOB_ID starting (restart ${SLURM_RESTART_COUNT:-0}) on $SLURM_JOB_NODELIST"
-        exec {{Repo.Root}}/mpi-run.sh {{Repo.NBodyDll}} {{string.Join(' ', appArgs)}}
-        """;
+    private string BatchScript(IEnumerable<string> appArgs) => Cluster.BatchScript(appArgs);
 
-    private string TestDir(string name)
-    {
-        string dir = Path.Combine(_shared, name);
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    private string TestDir(string name) => Cluster.TestDir(name);
 
-    private void AssertSameBitsAsReference(string file)
-    {
-        Assert.That(File.Exists(file), Is.True, $"{file} was not written");
-        Assert.That(H5Py.DatasetBytes(file, "/state/pos"), Is.EqualTo(_referencePos), "/state/pos differs from the 1-node run");
-        Assert.That(H5Py.DatasetBytes(file, "/state/vel"), Is.EqualTo(_referenceVel), "/state/vel differs from the 1-node run");
-    }
+    private void AssertSameBitsAsReference(string file) => Cluster.AssertSameBitsAsReference(file);
 
-    /// <summary>The root attribute <c>hosts</c>: every rank's host name in rank order.</summary>
-    private static string[] Hosts(string snapshot) =>
-        H5Py.Attributes(snapshot).GetProperty("hosts").GetString()!.Split(',');
+    private static string[] Hosts(string snapshot) => NamespaceCluster.Hosts(snapshot);
 
-    private string ClusterCommand(params string[] args)
-    {
-        var (rc, stdout, stderr) = SlurmCluster.Exec(Script, args, TimeSpan.FromSeconds(120), withConf: false, env: ClusterEnv);
-        Assert.That(rc, Is.Zero, $"cluster.sh {string.Join(' ', args)} failed ({rc}): {stderr}");
-        return stdout;
-    }
-
-    /// <summary>Waits until every node is idle again (a restarted node registers with slurmctld).</summary>
-    private static void WaitAllIdle()
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        string states = "";
-        while (DateTime.UtcNow < deadline)
-        {
-            states = SlurmCluster.Client("sinfo", "-h", "-N", "-p", "low", "-o", "%n=%T");
-            if (states.Split('\n', StringSplitOptions.RemoveEmptyEntries).All(l => l.EndsWith("=idle", StringComparison.Ordinal)))
-            {
-                return;
-            }
-
-            Thread.Sleep(250);
-        }
-
-        Assert.Fail($"the nodes did not all become idle within 60 s:\n{states}\n{SlurmCluster.ControllerLog()}");
-    }
-
-    private static string ReadOrEmpty(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (IOException)
-        {
-            return "";
-        }
-    }
-
-    private static string Run(string file, params string[] args)
-    {
-        var (_, stdout, _) = SlurmCluster.Exec(file, args, withConf: false);
-        return stdout;
-    }
+    private string ClusterCommand(params string[] args) => Cluster.Command(args);
 }

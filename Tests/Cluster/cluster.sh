@@ -8,7 +8,7 @@
 #                                                    (slurmd, slurmstepd, ranks), its /local, /tmp and network gone
 #   Tests/Cluster/cluster.sh start-node NODE         a killed node boots again (empty /local) and rejoins Slurm
 #   Tests/Cluster/cluster.sh env                     print the exports again
-#   Tests/Cluster/cluster.sh down                    stop everything; leaves no namespace, bridge, veth, mount or daemon
+#   Tests/Cluster/cluster.sh down                    stop everything; leaves no namespace, bridge, veth, mount or daemon (only an empty /local)
 #
 # Each node is its own network, UTS and mount namespace: hostname nodeK, address 198.19.77.K on a bridge (only
 # 198.18.0.0/15 is used: traffic stays on this machine), its own slurmd, private tmpfs at /local (node-local scratch),
@@ -85,6 +85,10 @@ start_node() {
   ip link set "$peer_if" netns "$netns"
   ip link set "$host_if" master "$bridge" up
   ip -n "$netns" link set "$peer_if" name eth0
+  # The same MAC address every time node K boots: the neighbour (ARP) caches of the host and of the other nodes still
+  # hold the address of the killed node's interface, and with a new one a restarted node was unreachable from the
+  # others for up to ~30 s (srun: "Task launch ... failed on node node3: Communication connection failure").
+  ip -n "$netns" link set eth0 address "$(printf '02:cd:00:00:%02x:%02x' $((k / 256)) $((k % 256)))"
   ip -n "$netns" addr add "$subnet.$k/24" dev eth0
   ip -n "$netns" link set eth0 up
   ip -n "$netns" link set lo up
@@ -151,7 +155,10 @@ down() {
     fi
     rm -f "$dir/run/$daemon.pid"
   done
-  if [ -f "$dir/run/made-local" ]; then rmdir /local 2>/dev/null || true; rm -f "$dir/run/made-local"; fi
+  # The host's /local stays (an empty directory): removing it would also unmount /local inside the nodes of every
+  # other cluster on this machine (the kernel detaches mounts on a removed directory in all namespaces).
+  if [ -f "$dir/run/mounted-local" ]; then umount /local 2>/dev/null || true; fi
+  rm -f "$dir/run/mounted-local" "$dir/run/made-local"
   rm -f "$state"
 }
 
@@ -198,7 +205,14 @@ bridge=$bridge
 nodes=$nodes
 shared=$shared
 EOF
-    if [ ! -d /local ]; then mkdir /local; touch "$dir/run/made-local"; fi
+    # Each node mounts its own tmpfs on /local. The host's /local is made a (tiny, empty) mount point too, so that
+    # another cluster's `down` cannot remove the directory (rmdir gives EBUSY): its removal would unmount /local in
+    # every node, and the ranks would then write node-local files into the host's shared /local (seen here).
+    mkdir -p /local
+    if ! mountpoint -q /local; then
+      mount -t tmpfs -o size=64k,mode=0755 coordinated-local /local || fail "cannot mount a tmpfs on /local (needs root)"
+      touch "$dir/run/mounted-local"
+    fi
 
     # The bridge; the host side (slurmctld) is $subnet.254.
     # A failed start takes down what it made; the logs stay in $dir/log.

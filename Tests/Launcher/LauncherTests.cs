@@ -96,7 +96,7 @@ public class LauncherTests
 
         internal StaleRepo()
         {
-            foreach (string script in new[] { "mpi-run.sh", "build.sh", "scripts/ensure-deps.sh" })
+            foreach (string script in new[] { "mpi-run.sh", "build.sh", "scripts/ensure-deps.sh", "scripts/relaunch.sh" })
             {
                 Copy(Path.Combine(Repo.Root, script), this[script]);
             }
@@ -154,13 +154,7 @@ public class LauncherTests
 
         public void Dispose() => _dir.Dispose();
 
-        private void Stub(string name, string body)
-        {
-            string path = this[Path.Combine("stubs", name)];
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.WriteAllText(path, "#!/bin/bash\n" + body.ReplaceLineEndings("\n") + "\n");
-            File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
-        }
+        private void Stub(string name, string body) => StandIn.Write(this["stubs"], name, body);
 
         private static void Copy(string from, string to)
         {
