@@ -538,9 +538,12 @@ internal sealed class LocalLevel
             return new Choice(best, holder, "local", $"every rank's part found on the node that runs it ({string.Join(", ", Nodes.Names)})");
         }
 
+        var replaced = ReplacedNodes();
         var groups = moved.GroupBy(r => (Running: Nodes.NodeOfRank[r], From: holder[r], Partner: fromPartnerCopy[r]))
-            .Select(g => $"node {Nodes.Names[g.Key.Running]} has no verified copy of {RanksText(g)} (node lost or replaced, or its file damaged); " +
-                $"rebuilt from node {Nodes.Names[g.Key.From]}'s {(g.Key.Partner ? "partner copy" : "copy")}");
+            .Select(g => (replaced.TryGetValue(Nodes.Names[g.Key.Running], out string? lost)
+                    ? $"{NodeText(lost)} lost (replaced by {Nodes.Names[g.Key.Running]}): its part ({RanksText(g)})"
+                    : $"{NodeText(Nodes.Names[g.Key.Running])} has no verified copy of {RanksText(g)} (node lost or replaced, or its file damaged);") +
+                $" rebuilt from {NodeText(Nodes.Names[g.Key.From])}'s {(g.Key.Partner ? "partner copy" : "copy")}");
         return new Choice(best, holder, "partner", string.Join("; ", groups));
     }
 
@@ -557,10 +560,35 @@ internal sealed class LocalLevel
         long newest = held.Keys.Max();
         var present = held[newest].SelectMany(h => h.Ranks).ToHashSet();
         var missing = Enumerable.Range(0, _comm.Size).Where(r => !present.Contains(r)).ToArray();
+        var replaced = ReplacedNodes();
+        string Named(int n) => replaced.TryGetValue(Nodes.Names[n], out string? was) ? $"{NodeText(was)} (replaced by {Nodes.Names[n]})" : NodeText(Nodes.Names[n]);
         var lost = missing.Select(r => Nodes.NodeOfRank[r]).Distinct().Select(n => Partner
-            ? $"node {Nodes.Names[n]} and its partner node {Nodes.Names[Nodes.PartnerOf(n)]}"
-            : $"node {Nodes.Names[n]} (no partner copies)");
+            ? $"{Named(n)} and its partner {Named(Nodes.PartnerOf(n))}"
+            : $"{Named(n)} (no partner copies)");
         return $"{RanksText(missing)} missing on every node at step {newest}: {string.Join(", ", lost)} lost{(damaged ? " (or their files damaged)" : "")}";
+    }
+
+    /// <summary>"node3" for a host called node3, "node b" for one called b.</summary>
+    private static string NodeText(string name) => name.StartsWith("node", StringComparison.OrdinalIgnoreCase) ? name : "node " + name;
+
+    /// <summary>
+    /// Spare -> lost node, from COORDINATED_REPLACED_NODES (<c>lost:spare</c> pairs, comma separated), which mpi-run.sh
+    /// sets when it relaunches a step on a spare inside the allocation; empty otherwise. Messages then name the node
+    /// that was lost, not only the spare that runs its ranks now.
+    /// </summary>
+    private static Dictionary<string, string> ReplacedNodes()
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string pair in (Environment.GetEnvironmentVariable("COORDINATED_REPLACED_NODES") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string[] parts = pair.Split(':');
+            if (parts.Length == 2 && parts[0].Length > 0 && parts[1].Length > 0)
+            {
+                map[parts[1]] = parts[0];
+            }
+        }
+
+        return map;
     }
 
     /// <summary>"rank 2" or "ranks 4-7".</summary>

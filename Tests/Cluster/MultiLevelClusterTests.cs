@@ -61,6 +61,8 @@ public class MultiLevelClusterTests() : ClusterFixture(new NamespaceCluster("crd
             () => $"checkpoints 500 and 1000 must be local + partner.\n{run.Output}");
         Assert.That(run.Restart.Groups["level"].Value, Is.EqualTo("partner"), () => run.Output);
         Assert.That(run.Restart.Groups["step"].Value, Is.EqualTo("1000"));
+        Assert.That(run.Restart.Groups["why"].Value, Does.Contain("node3 lost (replaced by node5): its part (ranks 4-5) rebuilt from node4's partner copy"),
+            "the line names the lost node, the spare and the partner that served the copy");
         Assert.That(run.RestartEventLevel, Is.EqualTo("partner"), "metrics.jsonl: the restart event's level");
         Assert.That(run.Output, Does.Contain("mpi-run.sh: node lost: node3: Slurm says down"));
         Assert.That(run.Output, Does.Contain("relaunch 1 of at most 3 inside job").And.Contain("node3 -> node5"));
