@@ -237,7 +237,8 @@ internal static partial class LocalFile
             }
         }
 
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1);
+        // OpenOrCreate, not Create: a recycled file is overwritten in place and cut to length at the end.
+        using var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.None, bufferSize: 1);
         stream.Write(head.GetBuffer().AsSpan(0, (int)head.Length));
         stream.Write(BitConverter.GetBytes(Crc32C.Compute(head.GetBuffer().AsSpan(0, (int)head.Length))));
         for (int i = 0; i < partLengths.Length; i++)
@@ -249,6 +250,8 @@ internal static partial class LocalFile
                 throw new InvalidOperationException($"the part of rank {header.Ranks[i]} has {stream.Position - before} bytes, not {partLengths[i]}");
             }
         }
+
+        stream.SetLength(stream.Position); // a recycled file may have been longer
     }
 
     /// <summary>

@@ -305,6 +305,14 @@ internal sealed class LocalLevel
             string temporary = Path.Combine(Directory, "." + name + ".tmp");
             try
             {
+                // Rewrite a superseded file in place when retention left one: its pages are already the file's (on
+                // tmpfs a new file takes fresh memory, which a VM pays dearly for). It is a temporary: no level counts it.
+                string recycled = RecycleName(partner ? 1 : 0);
+                if (File.Exists(recycled))
+                {
+                    File.Move(recycled, temporary, overwrite: true);
+                }
+
                 var header = new LocalFile.Header(_app, step, content.RestartCount, _comm.Size, ranks, parameters, names);
                 LocalFile.Write(temporary, header, [.. ranks.Select(parts.Length)], (stream, i) => parts.Write(stream, ranks[i]));
                 if (!_tmpfs)
@@ -346,7 +354,7 @@ internal sealed class LocalLevel
         var removed = new List<string>();
         foreach (var (name, parsed) in List())
         {
-            if (!keep.Contains(parsed.Step) && TryDelete(name))
+            if (!keep.Contains(parsed.Step) && (TryRecycle(name, parsed.Partner) || TryDelete(name)))
             {
                 removed.Add(name);
             }
@@ -354,6 +362,29 @@ internal sealed class LocalLevel
 
         _committed.RemoveAll(s => !keep.Contains(s));
         return removed;
+    }
+
+    /// <summary>The temporary name under which retention keeps one superseded file for reuse (slot 0: own, 1: partner copy).</summary>
+    private string RecycleName(int slot) => Path.Combine(Directory, $".{_app}-recycle-{slot}{LocalFile.Extension}.tmp");
+
+    /// <summary>Renames a superseded file to its recycle slot if that slot is free (the next write rewrites it). Leader.</summary>
+    private bool TryRecycle(string name, bool partner)
+    {
+        string slot = RecycleName(partner ? 1 : 0);
+        try
+        {
+            if (File.Exists(slot))
+            {
+                return false;
+            }
+
+            File.Move(Path.Combine(Directory, name), slot);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     private void DeleteStep(long step)

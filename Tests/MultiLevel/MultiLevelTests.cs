@@ -209,6 +209,32 @@ public sealed class MultiLevelTests
     }
 
     [Test]
+    public void Retention_keeps_a_superseded_local_file_for_reuse_and_a_file_rewritten_in_place_restores_bitwise()
+    {
+        using var dir = new TempDir();
+        using (var first = Job.MpiNodes([("solo", 2)], Repo.CounterDll, CounterArgs(dir, 11, "--keep", "1", "--no-partner", "--checkpoint-local-dir", dir["local/%N"])))
+        {
+            first.ExpectExit(0);
+        }
+
+        string[] files = [.. Directory.GetFiles(dir["local/solo"]).Select(Path.GetFileName).Order(StringComparer.Ordinal)!];
+        Assert.That(files, Has.Length.EqualTo(2), string.Join(", ", files));
+        Assert.That(files[0], Is.EqualTo(".counter-recycle-0.lckpt.tmp"), "the superseded file waits in its recycle slot, under a name no level reads");
+        Assert.That(files[1], Does.Match(@"^counter-0+\d+-ranks-0-1-of-2\.own\.lckpt$"), "--keep 1: only the newest local checkpoint");
+        long localStep = long.Parse(files[1].Split('-')[1]);
+
+        foreach (string global in Directory.GetFiles(dir["ckpt"], "ckpt-*.h5"))
+        {
+            File.Delete(global); // the newest complete checkpoint is now the local one, written over a recycled file
+        }
+
+        using var resume = Job.MpiNodes([("solo", 2)], Repo.CounterDll, CounterArgs(dir, 13, "--keep", "1", "--no-partner", "--checkpoint-local-dir", dir["local/%N"], "--output", dir["out.h5"]));
+        resume.ExpectExit(0);
+        Assert.That(resume.Stdout, Does.Contain($"restart level: local step {localStep}: "));
+        Assert.That(CounterTests.Counts(dir["out.h5"]), Is.EqualTo(Enumerable.Repeat(13L, 10)));
+    }
+
+    [Test]
     public void On_tmpfs_the_local_level_does_not_fsync()
     {
         Assume.That(Directory.Exists("/dev/shm"), "needs /dev/shm (tmpfs)");
