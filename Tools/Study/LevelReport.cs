@@ -181,15 +181,7 @@ internal sealed class LevelReport : IStudyReport
 
         string title = string.Create(s_invariant,
             $"NBody {_settings.Particles} particles, {_settings.Ranks} ranks on {_settings.Nodes} pseudo-nodes, M = {_settings.MtbfSeconds:0.##} s, {100 * _settings.DoubleFraction:0.#} % double-node failures, {_settings.Trials} trials");
-        string script = string.Create(s_invariant, $$"""
-            set terminal TERMINAL size 1100,700 font 'DejaVu Sans,11'
-            set output '{{Path.GetFullPath(png).Replace("'", "''", StringComparison.Ordinal)}}'
-            set title "{{title}}"
-            set xlabel 'checkpoint interval τ (seconds of compute between checkpoints, log scale)'
-            set ylabel 'waste = (makespan - work) / makespan  (%)'
-            set logscale x
-            set grid
-            set key below center box
+        string script = Report.PlotPreamble(png, title) + string.Create(s_invariant, $$"""
             set arrow 1 from {{Daly:R}}, graph 0 to {{Daly:R}}, graph 1 nohead dashtype 2 linewidth 2 linecolor rgb '#1f77b4'
             set arrow 2 from {{TwoLevelOptimum.Tau:R}}, graph 0 to {{TwoLevelOptimum.Tau:R}}, graph 1 nohead dashtype 4 linewidth 2 linecolor rgb '#d62728'
             set label 1 sprintf('Daly (global) %.2f s', {{Daly:R}}) at {{Daly:R}}, graph 0.95 left offset 0.5,0 textcolor rgb '#1f77b4'

@@ -154,15 +154,7 @@ internal sealed class Report : IStudyReport
         bool youngRight = Young >= Daly;
         string title = string.Create(s_invariant,
             $"NBody {_settings.Particles} particles on {_settings.Ranks} ranks: C = {Cost:F3} s, R = {Restart:F2} s, M = {_settings.MtbfSeconds:0.##} s, work = {_trials.Average(t => t.WorkSeconds):F1} s, {_settings.Trials} trials per interval");
-        string script = string.Create(s_invariant, $$"""
-            set terminal TERMINAL size 1100,700 font 'DejaVu Sans,11'
-            set output '{{Path.GetFullPath(png).Replace("'", "''", StringComparison.Ordinal)}}'
-            set title "{{title}}"
-            set xlabel 'checkpoint interval τ (seconds of compute between checkpoints, log scale)'
-            set ylabel 'waste = (makespan - work) / makespan  (%)'
-            set logscale x
-            set grid
-            set key below center box
+        string script = Report.PlotPreamble(png, title) + string.Create(s_invariant, $$"""
             set arrow 1 from {{Young:R}}, graph 0 to {{Young:R}}, graph 1 nohead dashtype 2 linewidth 2 linecolor rgb '#1f77b4'
             set arrow 2 from {{Daly:R}}, graph 0 to {{Daly:R}}, graph 1 nohead dashtype 4 linewidth 2 linecolor rgb '#9467bd'
             set label 1 sprintf('Young %.2f s', {{Young:R}}) at {{Young:R}}, graph 0.06 {{(youngRight ? "left offset 0.5,0" : "right offset -0.5,0")}} textcolor rgb '#1f77b4'
@@ -235,6 +227,19 @@ internal sealed class Report : IStudyReport
         string at = Math.Abs(Math.Log(near.Interval / interval)) < 0.01 ? "" : string.Create(s_invariant, $" at the nearest swept interval {near.Interval:0.###} s");
         return string.Create(s_invariant, $"{100 * near.Mean:F1} %{at}");
     }
+
+    /// <summary>The gnuplot lines both study plots start with: terminal, output, title, the waste-vs-interval axes and key.</summary>
+    internal static string PlotPreamble(string png, string title) => $$"""
+        set terminal TERMINAL size 1100,700 font 'DejaVu Sans,11'
+        set output '{{Path.GetFullPath(png).Replace("'", "''", StringComparison.Ordinal)}}'
+        set title "{{title}}"
+        set xlabel 'checkpoint interval τ (seconds of compute between checkpoints, log scale)'
+        set ylabel 'waste = (makespan - work) / makespan  (%)'
+        set logscale x
+        set grid
+        set key below center box
+
+        """;
 
     internal static string Line(params double[] values) => string.Join(' ', values.Select(v => v.ToString("R", s_invariant)));
 
