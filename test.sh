@@ -28,6 +28,22 @@ if [ ! -f "$trx" ]; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+# The failed tests again, at the end where a log's tail shows them: name, then the first lines of the message.
+python3 - "$trx" <<'PY' || true
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+failed = [r for r in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult", ns)
+          if r.get("outcome") not in ("Passed", "NotExecuted", "Inconclusive")]
+if failed:
+    print(f"\n{len(failed)} failed test(s):")
+    for r in failed:
+        msg = r.find("t:Output/t:ErrorInfo/t:Message", ns)
+        lines = (msg.text or "").strip().splitlines() if msg is not None else []
+        print(f"  {r.get('testName')} ({r.get('outcome')}, {r.get('duration')})")
+        for line in lines[:12]:
+            print(f"    {line}")
+    print()
+PY
 counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
 get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
 passed=$(get passed); failed=$(get failed); total=$(get total); executed=$(get executed)
