@@ -175,11 +175,16 @@ public class MultiNodeTests() : ClusterFixture(new NamespaceCluster("crdt", "198
     {
         string dir = TestDir("warning");
         string output = SlurmCluster.OutputFile(dir, "warning");
-        // 2-minute limit, USR1 to the batch shell 100 s before it; the runtime's own reserve (10 s) comes later.
+        // USR1 to the batch shell 100 s before the limit; the runtime's own reserve (10 s) comes later. slurmctld looks
+        // at warnings every 30 s and sends one up to 30 s early, so with a 2-minute limit from the start it could come
+        // while mpirun is still starting the ranks (a stop during start-up, nothing to check). The job starts with a
+        // 10-minute limit; once every rank steps, the limit drops to 2 minutes and the warning is due at once.
         int job = SlurmCluster.Sbatch(dir, "warning", BatchScript(NBodyArgs(Path.Combine(dir, "ckpt"), Path.Combine(dir, "out.h5"), 10_000_000,
-            "--walltime-reserve", "10")), "low", "--nodes=4", "--ntasks-per-node=2", "--time=2", "--signal=B:USR1@100");
+            "--walltime-reserve", "10")), "low", "--nodes=4", "--ntasks-per-node=2", "--time=10", "--signal=B:USR1@100");
         try
         {
+            SlurmCluster.WaitForOutput(job, output, @"^nbody: .* on 8 rank\(s\)", s_run);
+            SlurmCluster.Client("scontrol", "update", $"JobId={job}", "TimeLimit=2");
             var pending = SlurmCluster.WaitFor(job, j => j.State == "PENDING" && j.Restarts == 1, "stop and requeue after the USR1 warning", s_run, output);
             string text = File.ReadAllText(output);
             var stop = Regex.Match(text, @"stopping after checkpoint of step (\d+) \(signal SIGUSR1\)");

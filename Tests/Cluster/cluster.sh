@@ -179,6 +179,10 @@ case "$cmd" in
     for tool in ip nsenter unshare munged slurmctld slurmd sinfo scontrol ss; do
       command -v "$tool" >/dev/null 2>&1 || fail "$tool not found (apt-get install iproute2 util-linux slurmctld slurmd slurm-client munge)"
     done
+    # The nodes run this checkout's mpi-run.sh and apps: a checkout in a node-private directory is invisible to them.
+    repo="$(cd "$here/../.." && pwd -P)"
+    case "$repo/" in /tmp/*|/dev/shm/*|/local/*)
+      fail "this checkout ($repo) is under /tmp, /dev/shm or /local, which every node has its own of: the nodes could not see mpi-run.sh. Clone it elsewhere (e.g. /var/tmp or your home directory)";; esac
     name="${COORDINATED_CLUSTER_NAME:-crd}"
     subnet="${COORDINATED_CLUSTER_SUBNET:-198.19.77}"
     [[ "$name" =~ ^[a-z][a-z0-9]{0,5}$ ]] || bad "COORDINATED_CLUSTER_NAME must be 1-6 lower-case letters/digits"
