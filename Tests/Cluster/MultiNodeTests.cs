@@ -175,9 +175,9 @@ public class MultiNodeTests() : ClusterFixture(new NamespaceCluster("crdt", "198
     {
         string dir = TestDir("warning");
         string output = SlurmCluster.OutputFile(dir, "warning");
-        // USR1 to the batch shell 100 s before the limit; the runtime's own reserve (10 s) comes later. slurmctld looks
-        // at warnings every 30 s and sends one up to 30 s early, so with a 2-minute limit from the start it could come
-        // while mpirun is still starting the ranks (a stop during start-up, nothing to check). The job starts with a
+        // USR1 to the batch shell 100 s before the limit; the runtime's own reserve (10 s) comes later. Slurm sends the
+        // warning up to 60 s early (sbatch(1), --signal), so with a 2-minute limit from the start it could come while
+        // mpirun is still starting the ranks (a stop during start-up, nothing to check; seen on a loaded machine). The job starts with a
         // 10-minute limit; once every rank steps, the limit drops to 2 minutes and the warning is due at once.
         int job = SlurmCluster.Sbatch(dir, "warning", BatchScript(NBodyArgs(Path.Combine(dir, "ckpt"), Path.Combine(dir, "out.h5"), 10_000_000,
             "--walltime-reserve", "10")), "low", "--nodes=4", "--ntasks-per-node=2", "--time=10", "--signal=B:USR1@100");
