@@ -26,6 +26,9 @@
 # Signals: TERM, INT, USR1 and USR2 sent to this script are forwarded to every rank as a signal the ranks
 # survive (mpirun itself would kill them on TERM), so they take one coordinated checkpoint and stop with exit 75.
 # The ranks report the signal that arrived here: it is written first to the file COORDINATED_SIGNAL_NOTE names.
+# A signal that comes before the ranks run (while this script checks the build) stops the launch with exit 75,
+# nothing to save; so does a step whose ranks, still starting, died of the forwarded signal (nothing new was
+# committed). In a batch job both are requeued like any stop, and resume from the newest snapshot.
 # Exit code: the app's (0 finished, 75 stopped after a checkpoint: rerun to resume, 64 bad arguments (also of
 # this script: -n, -N, --max-relaunches),
 # 65 unusable checkpoint data, 73 checkpoint directory unusable, 74 checkpoint failed, 76 requeue limit), or
@@ -34,6 +37,32 @@
 # (`scancel`: "cancelled: not requeued"), COORDINATED_REQUEUE=0, or SLURM_RESTART_COUNT has reached
 # COORDINATED_MAX_REQUEUES (default 5). Preemption, the time-limit warning and the wall-time stop are requeued.
 set -uo pipefail
+
+# Stop signals are caught from the first line: one that arrives while this script still checks the build and the
+# packages (before any rank runs) must not kill it, or a preempted or warned job would end FAILED instead of being
+# requeued. Until the ranks run it is only noted; then they get it (forward, below).
+stop_asked=""
+stop_signal=""
+child=""
+# shellcheck disable=SC2317 # called by the traps
+forward() {
+  stop_asked=1
+  stop_signal="SIG$1"
+  if [ -z "$child" ]; then
+    echo "mpi-run.sh: got SIG$1 before the ranks were started" >&2
+    return
+  fi
+  echo "mpi-run.sh: got SIG$1, asking all ranks to checkpoint and stop" >&2
+  if [ -n "${COORDINATED_SIGNAL_NOTE:-}" ]; then
+    printf 'SIG%s\n' "$1" >"$COORDINATED_SIGNAL_NOTE.new" && mv -f "$COORDINATED_SIGNAL_NOTE.new" "$COORDINATED_SIGNAL_NOTE"
+  fi
+  if [ "$1" = USR2 ]; then kill -s USR2 "$child" 2>/dev/null || true
+  else kill -s USR1 "$child" 2>/dev/null || true; fi
+}
+trap 'forward TERM' TERM
+trap 'forward INT' INT
+trap 'forward USR1' USR1
+trap 'forward USR2' USR2
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ranks=""
@@ -126,6 +155,10 @@ if [ -n "$project" ]; then
 fi
 [ -f "$dll" ] || { echo "error: $dll does not exist" >&2; exit 64; }
 
+# study and inspect are plain processes, not Coordinated runs: a stop signal that came meanwhile ends here.
+if [ -n "$stop_asked" ] && { [ "$app" = study ] || [ "$app" = inspect ]; }; then
+  echo "mpi-run.sh: stopped by $stop_signal before $app started" >&2; exit 75
+fi
 # The study orchestrates mpirun runs itself (and kills them): it runs as a plain process.
 if [ "$app" = study ]; then
   exec dotnet "$dll" ${ranks:+--ranks "$ranks"} "$@"
@@ -183,21 +216,6 @@ start_step() {
   child=$!
 }
 
-stop_asked=""
-forward() {
-  stop_asked=1
-  echo "mpi-run.sh: got SIG$1, asking all ranks to checkpoint and stop" >&2
-  if [ -n "$COORDINATED_SIGNAL_NOTE" ]; then
-    printf 'SIG%s\n' "$1" >"$COORDINATED_SIGNAL_NOTE.new" && mv -f "$COORDINATED_SIGNAL_NOTE.new" "$COORDINATED_SIGNAL_NOTE"
-  fi
-  if [ "$1" = USR2 ]; then kill -s USR2 "$child" 2>/dev/null || true
-  else kill -s USR1 "$child" 2>/dev/null || true; fi
-}
-trap 'forward TERM' TERM
-trap 'forward INT' INT
-trap 'forward USR1' USR1
-trap 'forward USR2' USR2
-
 # Relaunch inside the allocation: when the step failed and Slurm says one of its nodes is lost, start it again at once
 # with a spare in that node's place (scripts/relaunch.sh), at most max_relaunches times; otherwise node_lost is set
 # and the job is requeued below.
@@ -205,7 +223,14 @@ relaunches=0
 node_lost=""
 export COORDINATED_RELAUNCH=0   # how many times this step was relaunched in this allocation, for the ranks
 export COORDINATED_REPLACED_NODES=""   # lost:spare pairs of the latest relaunch (node3:node5,...), empty before any
+rc=0
+unsaved=""   # set when the launch stops without a new checkpoint (a stop signal before or while the ranks start)
 while :; do
+  if [ -n "$stop_asked" ] && [ "$relaunches" -eq 0 ]; then
+    # Nothing was computed in this launch: stopped like the runtime's stop during start-up, so a batch job is requeued.
+    echo "mpi-run.sh: stopping before the ranks start ($stop_signal); nothing new to save; rerun the same command to resume" >&2
+    rc=75; unsaved=1; break
+  fi
   start_step "$@"
   # `wait` returns early whenever a trapped signal arrives; keep waiting until the launcher has really exited.
   while kill -0 "$child" 2>/dev/null; do
@@ -252,6 +277,14 @@ while :; do
   echo "mpi-run.sh: relaunch $relaunches of at most $max_relaunches inside job $SLURM_JOB_ID (no requeue): $(printf '%s, ' "${relaunch_swaps[@]}" | sed 's/, $//') (the spare takes the lost node's ranks); $ranks rank(s) on ${step_nodes[*]}; the runtime chooses the restart level (local, partner or global) and prints it" >&2
 done
 
+# Ranks that a stop signal reached before they had installed their handlers (the first moments of a rank's start-up)
+# die of it, and the step ends by a signal: treated as stopped, so the job resumes from its newest committed snapshot
+# instead of ending FAILED. (Lost nodes were handled above.)
+if [ -n "$stop_asked" ] && [ -z "$node_lost" ] && [ "$rc" -ge 128 ]; then
+  echo "mpi-run.sh: the step ended with exit $rc after $stop_signal (ranks still starting die of the signal); nothing new was committed; stopping as if checkpointed: rerun the same command to resume from the newest snapshot" >&2
+  rc=75; unsaved=1
+fi
+
 # newest_snapshot: "step k (DIR/ckpt-....h5)" from the checkpoint directory's `latest`, or where to look.
 newest_snapshot() {
   local name
@@ -281,6 +314,7 @@ job_fate() {
 
 # Why the job goes back to the queue: a committed stop (exit 75), or a lost node that could not be replaced.
 done_what="checkpoint committed"
+[ -n "$unsaved" ] && done_what="stopped with nothing new to save"
 [ -n "$node_lost" ] && [ "$rc" -ne 75 ] && done_what="node(s) $node_lost lost, no relaunch left"
 if { [ "$rc" -eq 75 ] || [ -n "$node_lost" ]; } && [ -n "${SLURM_JOB_ID:-}" ] && [ -z "${SLURM_STEP_ID:-}" ] && [ "${COORDINATED_REQUEUE:-1}" != 0 ]; then
   count="${SLURM_RESTART_COUNT:-0}"

@@ -133,6 +133,39 @@ public sealed class RelaunchTests
         Assert.That(job.Hostfile(2), Is.EqualTo("node1,node1,node2,node2,node5,node5,node4,node4"));
     }
 
+    [Test]
+    public void A_stop_signal_before_the_ranks_start_stops_the_launch_with_75_and_the_job_is_requeued()
+    {
+        using var job = new FakeJob(nodes: 5);
+        job.SignalOnFirstSinfo("USR1"); // the time-limit warning while mpi-run.sh still picks the step's nodes
+        using var run = job.Launch("-N", "4", "-n", "8");
+        job.Started(run);
+        run.ExpectExit(75);
+
+        Assert.That(job.Calls, Is.Empty, "no rank is started after the stop");
+        Assert.That(run.Stderr, Does.Contain("mpi-run.sh: got SIGUSR1 before the ranks were started"));
+        Assert.That(run.Stderr, Does.Contain("mpi-run.sh: stopping before the ranks start (SIGUSR1); nothing new to save; rerun the same command to resume"));
+        Assert.That(run.Stderr, Does.Contain("mpi-run.sh: stopped with nothing new to save; job 42 requeued (restart 1 of at most 5)."));
+        Assert.That(job.Requeues, Is.EqualTo(new[] { "requeue 42" }));
+    }
+
+    [Test]
+    public void Ranks_that_die_of_the_forwarded_stop_signal_while_starting_end_the_step_with_75_and_the_job_is_requeued()
+    {
+        using var job = new FakeJob(nodes: 4);
+        // A rank that has not yet installed its handlers dies of the USR1 mpi-run.sh forwards (exit 128 + 10).
+        job.OnSrun(1, "trap 'exit 138' USR1; kill -s TERM $PPID; while :; do sleep 0.05; done");
+        using var run = job.Launch("-n", "8");
+        run.ExpectExit(75);
+
+        Assert.That(job.Calls, Has.Length.EqualTo(1), "not relaunched");
+        Assert.That(run.Stderr, Does.Contain("mpi-run.sh: got SIGTERM, asking all ranks to checkpoint and stop"));
+        Assert.That(run.Stderr, Does.Contain("mpi-run.sh: the step ended with exit 138 after SIGTERM (ranks still starting die of the signal); nothing new was committed; stopping as if checkpointed"));
+        Assert.That(run.Stderr, Does.Not.Contain("the step failed by itself"));
+        Assert.That(run.Stderr, Does.Contain("mpi-run.sh: stopped with nothing new to save; job 42 requeued (restart 1 of at most 5)."));
+        Assert.That(job.Requeues, Is.EqualTo(new[] { "requeue 42" }));
+    }
+
     [TestCase("-N", "0")]
     [TestCase("-N", "-2")]
     [TestCase("-N", "abc")]
@@ -203,6 +236,11 @@ public sealed class RelaunchTests
                 """);
             Stub("sinfo", $$"""
                 [ ! -e {{s}}/sinfo-fails ] || { echo "sinfo: error: Unable to contact slurm controller" >&2; exit 1; }
+                if [ -e {{s}}/sinfo-signal ]; then
+                  signal=$(cat {{s}}/sinfo-signal); rm -f {{s}}/sinfo-signal
+                  while [ ! -s {{s}}/launcher.pid ]; do sleep 0.02; done
+                  kill -s "$signal" "$(cat {{s}}/launcher.pid)"
+                fi
                 list=""
                 while [ $# -gt 0 ]; do case "$1" in -n) list="$2"; shift 2 ;; *) shift ;; esac; done
                 for node in ${list//,/ }; do grep "^$node|" {{s}}/nodes; done
@@ -218,6 +256,12 @@ public sealed class RelaunchTests
         internal string Call(int n) => File.ReadAllText(this[$"call-{n}"]);
 
         internal string Hostfile(int n) => Call(n).Split('\n').Single(l => l.StartsWith("hostfile ", StringComparison.Ordinal))["hostfile ".Length..];
+
+        /// <summary>The first sinfo call sends <paramref name="signal"/> to mpi-run.sh (its pid: <see cref="Started"/>).</summary>
+        internal void SignalOnFirstSinfo(string signal) => File.WriteAllText(this["sinfo-signal"], signal);
+
+        /// <summary>Tells the stand-ins mpi-run.sh's pid.</summary>
+        internal void Started(Job run) => File.WriteAllText(this["launcher.pid"], run.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         /// <summary>What the <paramref name="n"/>-th srun does before it exits (bash; <c>lose NODE</c>, <c>exit CODE</c>).</summary>
         internal void OnSrun(int n, string script) => File.WriteAllText(this[$"srun-{n}.sh"], script + "\n");
