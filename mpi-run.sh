@@ -41,12 +41,10 @@ set -uo pipefail
 # Stop signals are caught from the first line: one that arrives while this script still checks the build and the
 # packages (before any rank runs) must not kill it, or a preempted or warned job would end FAILED instead of being
 # requeued. Until the ranks run it is only noted; then they get it (forward, below).
-stop_asked=""
-stop_signal=""
+stop_signal=""   # SIGTERM, ... once a stop was asked for
 child=""
 # shellcheck disable=SC2317 # called by the traps
 forward() {
-  stop_asked=1
   stop_signal="SIG$1"
   if [ -z "$child" ]; then
     echo "mpi-run.sh: got SIG$1 before the ranks were started" >&2
@@ -156,7 +154,7 @@ fi
 [ -f "$dll" ] || { echo "error: $dll does not exist" >&2; exit 64; }
 
 # study and inspect are plain processes, not Coordinated runs: a stop signal that came meanwhile ends here.
-if [ -n "$stop_asked" ] && { [ "$app" = study ] || [ "$app" = inspect ]; }; then
+if [ -n "$stop_signal" ] && { [ "$app" = study ] || [ "$app" = inspect ]; }; then
   echo "mpi-run.sh: stopped by $stop_signal before $app started" >&2; exit 75
 fi
 # The study orchestrates mpirun runs itself (and kills them): it runs as a plain process.
@@ -226,8 +224,9 @@ export COORDINATED_REPLACED_NODES=""   # lost:spare pairs of the latest relaunch
 rc=0
 unsaved=""   # set when the launch stops without a new checkpoint (a stop signal before or while the ranks start)
 while :; do
-  if [ -n "$stop_asked" ] && [ "$relaunches" -eq 0 ]; then
-    # Nothing was computed in this launch: stopped like the runtime's stop during start-up, so a batch job is requeued.
+  if [ -n "$stop_signal" ]; then
+    # No rank runs now (before the first launch, or before a relaunch): stopped like the runtime's stop during
+    # start-up, so a batch job is requeued.
     echo "mpi-run.sh: stopping before the ranks start ($stop_signal); nothing new to save; rerun the same command to resume" >&2
     rc=75; unsaved=1; break
   fi
@@ -248,12 +247,12 @@ while :; do
     lost="$(relaunch_wait_lost "$bound" "${step_nodes[@]}")"
   fi
   if [ -z "$lost" ]; then
-    [ -n "$stop_asked" ] || echo "mpi-run.sh: Slurm reports no lost node among the step's (${step_nodes[*]}): the step failed by itself (exit $rc); not relaunched" >&2
+    [ -n "$stop_signal" ] || echo "mpi-run.sh: Slurm reports no lost node among the step's (${step_nodes[*]}): the step failed by itself (exit $rc); not relaunched" >&2
     break
   fi
   node_lost="$(cut -d: -f1 <<<"$lost" | tr '\n' ' ')"; node_lost="${node_lost% }"
   while IFS= read -r line; do echo "mpi-run.sh: node lost: $line; the step ended with exit $rc" >&2; done <<<"$lost"
-  if [ -n "$stop_asked" ]; then
+  if [ -n "$stop_signal" ]; then
     echo "mpi-run.sh: not relaunching: a stop was asked for meanwhile" >&2; break
   elif [ -z "$nodes" ]; then
     echo "mpi-run.sh: not relaunching: no spare node (the step used every node of job $SLURM_JOB_ID; keep spares with mpi-run.sh -N fewer than the job's nodes, and sbatch --no-kill)" >&2; break
@@ -280,7 +279,7 @@ done
 # Ranks that a stop signal reached before they had installed their handlers (the first moments of a rank's start-up)
 # die of it, and the step ends by a signal: treated as stopped, so the job resumes from its newest committed snapshot
 # instead of ending FAILED. (Lost nodes were handled above.)
-if [ -n "$stop_asked" ] && [ -z "$node_lost" ] && [ "$rc" -ge 128 ]; then
+if [ -n "$stop_signal" ] && [ -z "$node_lost" ] && [ "$rc" -ge 128 ]; then
   echo "mpi-run.sh: the step ended with exit $rc after $stop_signal (ranks still starting die of the signal); nothing new was committed; stopping as if checkpointed: rerun the same command to resume from the newest snapshot" >&2
   rc=75; unsaved=1
 fi
